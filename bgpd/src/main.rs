@@ -1,0 +1,5 @@
+//! `bgpd`: the Starling BGP daemon.
+fn main() {
+    eprintln!("bgpd: not implemented yet");
+    std::process::exit(1);
+}

@@ -1,0 +1,1 @@
+//! Starling configuration: TOML model, validation, diff, etcd source.

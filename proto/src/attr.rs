@@ -1,0 +1,1 @@
+//! Path attributes (RFC 4271 §5 and extensions).

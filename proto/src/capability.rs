@@ -1,0 +1,1 @@
+//! Capabilities advertisement (RFC 5492) and the capabilities Starling knows.

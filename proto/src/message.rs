@@ -1,0 +1,1 @@
+//! The five BGP message types (RFC 4271 §4, RFC 2918) and their decode/encode dispatch.
