@@ -98,7 +98,7 @@ pub struct Header {
 }
 
 impl Header {
-    /// Checks a header as RFC 4271 §6.1 prescribes, in its order: the marker, the length
+    /// Checks a header as RFC 4271 §6.1 prescribes, in the order it lists: the marker, the length
     /// against 19..=`max_len` (the session limit, see [`crate::SessionParams::max_message_len`]),
     /// the type, and the length against the type.
     pub fn decode(header: &[u8; HEADER_LEN], max_len: usize) -> Result<Header, DecodeError> {
@@ -160,8 +160,8 @@ pub fn split_frame(buf: &mut BytesMut, max_len: usize) -> Result<Option<Bytes>, 
 /// RFC 4271 §6.1: a marker that is not all ones is Connection Not Synchronized. Checks the
 /// marker octets present in `octets` (possibly fewer than 16).
 fn check_marker(octets: &[u8]) -> Result<(), DecodeError> {
-    let present = &octets[..octets.len().min(MARKER.len())];
-    if present.iter().any(|&octet| octet != 0xff) {
+    let present = octets.len().min(MARKER.len());
+    if octets[..present] != MARKER[..present] {
         return Err(DecodeError::new(
             ErrorCode::MessageHeader(HeaderError::ConnectionNotSynchronized),
             "marker is not all ones",

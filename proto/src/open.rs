@@ -186,11 +186,12 @@ impl Open {
                 .map_err(parameters_error)?
                 .1
         } else {
-            let region = rest
-                .get(..usize::from(parameters_len))
-                .filter(|region| region.len() == rest.len())
-                .ok_or_else(|| malformed("optional parameters length does not match"))?;
-            all_consuming(many0(tuple((be_u8, length_data(be_u8)))))(region)
+            if rest.len() != usize::from(parameters_len) {
+                return Err(malformed(
+                    "optional parameters length does not match the message",
+                ));
+            }
+            all_consuming(many0(tuple((be_u8, length_data(be_u8)))))(rest)
                 .map_err(parameters_error)?
                 .1
         };
