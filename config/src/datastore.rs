@@ -375,7 +375,7 @@ fn peer(
         }
     }
     let raw: RawNeighbor = serde_json::from_value(Value::Object(fields))?;
-    let neighbor = validate::neighbor_draft(raw, &root, base_dir, problems);
+    let neighbor = validate::neighbor_draft(raw, &root, base_dir, None, problems);
     let (Some(nodes), Some(neighbor)) = (nodes, neighbor) else {
         return Ok(None);
     };
@@ -425,7 +425,7 @@ fn json_error(key: &str, error: &serde_json::Error) -> ConfigError {
         _ => message,
     };
     let kind = if error.is_data() {
-        ErrorKind::Schema(message.replacen("unknown field", "unknown key", 1))
+        ErrorKind::Schema(crate::file::schema_message(&message))
     } else {
         ErrorKind::Syntax(message)
     };

@@ -25,7 +25,7 @@ use crate::datastore::{ClusterConfig, DatastoreKey, Mode, Node, Snapshot};
 use crate::error::{ConfigError, ErrorKind, KeyPath, Problems};
 use crate::model::{Config, Etcd, Global, Neighbor, Timers};
 use crate::types::{AddPath, NextHopMode, PeerAddress};
-use crate::validate;
+use crate::validate::{self, Role};
 
 /// A derived neighbor and where its errors point.
 struct Candidate {
@@ -140,17 +140,16 @@ impl Config {
         for candidate in candidates {
             let mut problems = Problems::default();
             let neighbor = &candidate.neighbor;
-            let mut role_problems = Problems::default();
             validate::check_role(
-                neighbor,
-                combined.global.asn,
-                combined.global.cluster_id,
-                &root,
-                &mut role_problems,
+                neighbor.rr_client,
+                Some(neighbor.asn),
+                Role {
+                    local_asn: Some(combined.global.asn),
+                    reflector: Some(combined.global.cluster_id.is_some()),
+                },
+                &candidate.role_path,
+                &mut problems,
             );
-            for problem in role_problems.0 {
-                problems.push(candidate.role_path.clone(), problem.kind);
-            }
             if let Some(other) = addresses.get(&neighbor.address) {
                 problems.push(
                     candidate.address_path.clone(),

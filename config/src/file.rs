@@ -124,13 +124,16 @@ fn sort(errors: &mut Vec<ConfigError>) {
     errors.dedup();
 }
 
-/// Serde says "field"; the file has keys.
+/// Serde's words for Rust types, in the file's terms.
 fn schema_error(message: &str) -> ErrorKind {
-    let message = match message.strip_prefix("unknown field") {
-        Some(rest) => format!("unknown key{rest}"),
-        None => message.to_owned(),
-    };
-    ErrorKind::Schema(message)
+    ErrorKind::Schema(schema_message(message))
+}
+
+pub(crate) fn schema_message(message: &str) -> String {
+    message
+        .replacen("unknown field", "unknown key", 1)
+        .replacen("unknown variant", "unknown value", 1)
+        .replace("expected i64", "expected an integer")
 }
 
 fn count_entries(table: &DeTable<'_>) -> usize {

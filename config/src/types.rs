@@ -117,7 +117,7 @@ impl TtlSecurity {
 }
 
 /// An rtnetlink route protocol number (`rtm_protocol`), named as in iproute2's `rt_protos`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RouteProtocol(pub u8);
 
 impl RouteProtocol {
@@ -187,6 +187,15 @@ impl RouteProtocol {
     }
 }
 
+impl fmt::Debug for RouteProtocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(name) => write!(f, "RouteProtocol({} {name})", self.0),
+            None => write!(f, "RouteProtocol({})", self.0),
+        }
+    }
+}
+
 impl fmt::Display for RouteProtocol {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.name() {
@@ -197,7 +206,7 @@ impl fmt::Display for RouteProtocol {
 }
 
 /// A BGP community attached to advertised routes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Community {
     /// RFC 1997: `ASN:VALUE`, each 16 bits, or a well-known name.
     Standard(u32),
@@ -251,6 +260,13 @@ impl FromStr for Community {
             }),
             _ => Err(invalid()),
         }
+    }
+}
+
+/// The configuration syntax, which is what a reader compares with.
+impl fmt::Debug for Community {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Community({self})")
     }
 }
 

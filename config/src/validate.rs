@@ -31,6 +31,10 @@ use crate::types::{
 pub(crate) fn file(raw: RawFile, base_dir: &Path, problems: &mut Problems) -> Option<Config> {
     let root = KeyPath::root();
     let global_path = root.key("global");
+    // Checks across entries use what each entry says even when the entry has other errors,
+    // so that one pass reports them all; a value that is itself invalid (reported on its
+    // own) is "unknown" and skips the checks that need it.
+    let facts = GlobalFacts::of(raw.global.as_ref());
     let global = match raw.global {
         Some(global) => self::global(global, &global_path, base_dir, problems),
         None => {
@@ -38,7 +42,6 @@ pub(crate) fn file(raw: RawFile, base_dir: &Path, problems: &mut Problems) -> Op
             None
         }
     };
-    let default_hold = global.as_ref().map_or(HoldTime::DEFAULT, |g| g.hold_time);
     let graceful_restart = global.as_ref().is_some_and(|g| g.graceful_restart.enabled);
 
     let kernel = raw.kernel.map(|kernel| {
@@ -52,44 +55,65 @@ pub(crate) fn file(raw: RawFile, base_dir: &Path, problems: &mut Problems) -> Op
     });
 
     let neighbors_path = root.key("neighbor");
+    let raw_neighbors = raw.neighbor.unwrap_or_default();
+    check_unique(
+        raw_neighbors.iter().enumerate().map(|(i, raw)| {
+            let address = raw
+                .address
+                .as_deref()
+                .and_then(|a| PeerAddress::parse(a).ok());
+            let name = match &raw.name {
+                Some(given) => self::name(given).ok(),
+                None => address.as_ref().map(PeerAddress::to_string),
+            };
+            (neighbors_path.index(i), address, name)
+        }),
+        problems,
+    );
     let mut neighbors = Vec::new();
     let mut neighbors_ok = true;
-    for (i, raw) in raw.neighbor.unwrap_or_default().into_iter().enumerate() {
+    for (i, raw) in raw_neighbors.into_iter().enumerate() {
         let path = neighbors_path.index(i);
-        let neighbor = neighbor_draft(raw, &path, base_dir, problems)
-            .and_then(|draft| draft.finish(default_hold, &path, problems));
+        let peer_asn = raw.asn.and_then(|a| asn(a).ok());
+        check_role(
+            raw.rr_client.unwrap_or(false),
+            peer_asn,
+            facts.role,
+            &path.key("rr_client"),
+            problems,
+        );
+        let neighbor = neighbor_draft(raw, &path, base_dir, facts.hold_time, problems)
+            .and_then(|draft| draft.finish(facts.hold_time?, &path, problems));
         match neighbor {
-            Some(neighbor) => neighbors.push((path, neighbor)),
+            Some(neighbor) => neighbors.push(neighbor),
             None => neighbors_ok = false,
         }
     }
-    if let Some(global) = &global {
-        for (path, neighbor) in &neighbors {
-            check_role(neighbor, global.asn, global.cluster_id, path, problems);
-        }
-    }
-    check_unique_neighbors(&neighbors, problems);
 
     let routes_path = root.key("route");
+    let raw_routes = raw.route.unwrap_or_default();
+    let mut seen_prefixes = BTreeMap::new();
+    for (i, raw) in raw_routes.iter().enumerate() {
+        let Some(prefix) = raw.prefix.as_deref().and_then(|p| prefix(p).ok()) else {
+            continue;
+        };
+        let path = routes_path.index(i);
+        if let Some(first) = seen_prefixes.insert(prefix, path.clone()) {
+            problems.push(
+                path.key("prefix"),
+                ErrorKind::Duplicate {
+                    what: "route",
+                    value: prefix.to_string(),
+                    first,
+                },
+            );
+        }
+    }
     let mut routes = Vec::new();
     let mut routes_ok = true;
-    let mut seen_prefixes = BTreeMap::new();
-    for (i, raw) in raw.route.unwrap_or_default().into_iter().enumerate() {
-        let path = routes_path.index(i);
-        match route(raw, &path, problems) {
-            Some(route) => {
-                if let Some(first) = seen_prefixes.insert(route.prefix, path.clone()) {
-                    problems.push(
-                        path.key("prefix"),
-                        ErrorKind::Duplicate {
-                            what: "route",
-                            value: route.prefix.to_string(),
-                            first,
-                        },
-                    );
-                }
-                routes.push(route);
-            }
+    for (i, raw) in raw_routes.into_iter().enumerate() {
+        match route(raw, &routes_path.index(i), problems) {
+            Some(route) => routes.push(route),
             None => routes_ok = false,
         }
     }
@@ -104,10 +128,37 @@ pub(crate) fn file(raw: RawFile, base_dir: &Path, problems: &mut Problems) -> Op
     Some(Config {
         global: global?,
         kernel: kernel.map_or(Some(None), |k| k.map(Some))?,
-        neighbors: neighbors.into_iter().map(|(_, n)| n).collect(),
+        neighbors,
         routes,
         etcd: etcd.map_or(Some(None), |e| e.map(Some))?,
     })
+}
+
+/// What neighbors' checks need from `[global]`, each `None` when `[global]` has it wrong.
+struct GlobalFacts {
+    /// The default hold time of neighbors.
+    hold_time: Option<HoldTime>,
+    role: Role,
+}
+
+impl GlobalFacts {
+    fn of(raw: Option<&RawGlobal>) -> GlobalFacts {
+        let hold_time = match raw.and_then(|g| g.hold_time) {
+            None => Some(HoldTime::DEFAULT),
+            Some(seconds) => HoldTime::parse(seconds).ok(),
+        };
+        let reflector = match raw.and_then(|g| g.cluster_id.as_deref()) {
+            None => Some(false),
+            Some(text) => text.parse::<Ipv4Addr>().ok().map(|_| true),
+        };
+        GlobalFacts {
+            hold_time,
+            role: Role {
+                local_asn: raw.and_then(|g| g.asn).and_then(|a| asn(a).ok()),
+                reflector,
+            },
+        }
+    }
 }
 
 fn global(
@@ -312,7 +363,7 @@ impl NeighborDraft {
         &self.neighbor.address
     }
 
-    /// Resolves the timers (RFC 4271 §4.2, §4.4, §10) against `default_hold`.
+    /// Resolves the timers against `default_hold`.
     pub fn finish(
         &self,
         default_hold: HoldTime,
@@ -320,30 +371,8 @@ impl NeighborDraft {
         problems: &mut Problems,
     ) -> Option<Neighbor> {
         let hold_time = self.hold_time.unwrap_or(default_hold);
-        let keepalive = match self.keepalive {
-            None => hold_time.default_keepalive(),
-            Some(keepalive) => {
-                let problem = if hold_time.is_zero() {
-                    (keepalive != 0).then_some(ErrorKind::KeepaliveWithoutHoldTime { keepalive })
-                } else if keepalive == 0 {
-                    Some(ErrorKind::KeepaliveZero {
-                        hold_time: hold_time.seconds(),
-                    })
-                } else if u32::from(keepalive) * 3 > u32::from(hold_time.seconds()) {
-                    Some(ErrorKind::KeepaliveTooLong {
-                        keepalive,
-                        hold_time: hold_time.seconds(),
-                    })
-                } else {
-                    None
-                };
-                if let Some(problem) = problem {
-                    problems.push(path.key("keepalive"), problem);
-                    return None;
-                }
-                keepalive
-            }
-        };
+        let keepalive =
+            problems.check(&path.key("keepalive"), keepalive(hold_time, self.keepalive))?;
         let mut neighbor = self.neighbor.clone();
         neighbor.timers.hold_time = hold_time;
         neighbor.timers.keepalive = Duration::from_secs(u64::from(keepalive));
@@ -351,11 +380,39 @@ impl NeighborDraft {
     }
 }
 
-/// Checks one neighbor on its own (everything but its timers' defaults and its role).
+/// The keepalive interval in seconds for `hold_time` (RFC 4271 §4.2, §4.4, §10).
+fn keepalive(hold_time: HoldTime, configured: Option<u16>) -> Result<u16, ErrorKind> {
+    let Some(keepalive) = configured else {
+        return Ok(hold_time.default_keepalive());
+    };
+    if hold_time.is_zero() {
+        if keepalive == 0 {
+            Ok(0)
+        } else {
+            Err(ErrorKind::KeepaliveWithoutHoldTime { keepalive })
+        }
+    } else if keepalive == 0 {
+        Err(ErrorKind::KeepaliveZero {
+            hold_time: hold_time.seconds(),
+        })
+    } else if u32::from(keepalive) * 3 > u32::from(hold_time.seconds()) {
+        Err(ErrorKind::KeepaliveTooLong {
+            keepalive,
+            hold_time: hold_time.seconds(),
+        })
+    } else {
+        Ok(keepalive)
+    }
+}
+
+/// Checks one neighbor on its own (everything but its role, which depends on the local
+/// speaker). Its keepalive is checked against its hold time, or against `default_hold` when
+/// that is known already; [`NeighborDraft::finish`] checks it again once it is.
 pub(crate) fn neighbor_draft(
     raw: RawNeighbor,
     path: &KeyPath,
     base_dir: &Path,
+    default_hold: Option<HoldTime>,
     problems: &mut Problems,
 ) -> Option<NeighborDraft> {
     let address = required(raw.address, &path.key("address"), problems)
@@ -453,6 +510,18 @@ pub(crate) fn neighbor_draft(
             })
     });
     let communities = communities(raw.communities, &path.key("communities"), problems);
+    let timers_ok = match (&hold_time, &keepalive) {
+        (Some(hold_time), Some(keepalive)) => match hold_time.or(default_hold) {
+            Some(hold_time) => problems
+                .check(
+                    &path.key("keepalive"),
+                    self::keepalive(hold_time, *keepalive),
+                )
+                .is_some(),
+            None => true,
+        },
+        _ => true,
+    };
 
     let address = address?;
     let local_address = local_address?;
@@ -467,6 +536,9 @@ pub(crate) fn neighbor_draft(
             );
             return None;
         }
+    }
+    if !timers_ok {
+        return None;
     }
     let neighbor = Neighbor {
         name: name?.unwrap_or_else(|| address.to_string()),
@@ -498,54 +570,73 @@ pub(crate) fn neighbor_draft(
     })
 }
 
+/// What this speaker is, for the checks of its neighbors' roles; `None` where unknown.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Role {
+    pub local_asn: Option<Asn>,
+    /// Whether it has a CLUSTER_ID.
+    pub reflector: Option<bool>,
+}
+
 /// RFC 4456 §2, §7: clients are internal peers of a reflector, which has a CLUSTER_ID.
 pub(crate) fn check_role(
-    neighbor: &Neighbor,
-    local_asn: Asn,
-    cluster_id: Option<ClusterId>,
+    rr_client: bool,
+    peer_asn: Option<Asn>,
+    role: Role,
     path: &KeyPath,
     problems: &mut Problems,
 ) {
-    if !neighbor.rr_client {
+    if !rr_client {
         return;
     }
-    let rr_path = path.key("rr_client");
-    if !neighbor.is_internal(local_asn) {
-        problems.push(
-            rr_path,
-            ErrorKind::ClientNotInternal {
-                peer: neighbor.asn.0,
-                local: local_asn.0,
-            },
-        );
-    } else if cluster_id.is_none() {
-        problems.push(rr_path, ErrorKind::ClientWithoutCluster);
+    if let (Some(peer), Some(local)) = (peer_asn, role.local_asn) {
+        if peer != local {
+            problems.push(
+                path.clone(),
+                ErrorKind::ClientNotInternal {
+                    peer: peer.0,
+                    local: local.0,
+                },
+            );
+            return;
+        }
+    }
+    if role.reflector == Some(false) {
+        problems.push(path.clone(), ErrorKind::ClientWithoutCluster);
     }
 }
 
-fn check_unique_neighbors(neighbors: &[(KeyPath, Neighbor)], problems: &mut Problems) {
+/// Neighbor addresses and names are unique: the daemon and `bgpctl` find neighbors by them.
+fn check_unique(
+    identities: impl Iterator<Item = (KeyPath, Option<PeerAddress>, Option<String>)>,
+    problems: &mut Problems,
+) {
     let mut addresses = BTreeMap::new();
     let mut names = BTreeMap::new();
-    for (path, neighbor) in neighbors {
-        if let Some(first) = addresses.insert(&neighbor.address, path) {
-            problems.push(
-                path.key("address"),
-                ErrorKind::Duplicate {
-                    what: "neighbor address",
-                    value: neighbor.address.to_string(),
-                    first: first.clone(),
-                },
-            );
+    for (path, address, name) in identities {
+        if let Some(address) = address {
+            if let Some(first) = addresses.insert(address.clone(), path.clone()) {
+                problems.push(
+                    path.key("address"),
+                    ErrorKind::Duplicate {
+                        what: "neighbor address",
+                        value: address.to_string(),
+                        first,
+                    },
+                );
+            }
         }
-        if let Some(first) = names.insert(&neighbor.name, path) {
-            problems.push(
-                path.key("name"),
-                ErrorKind::Duplicate {
-                    what: "neighbor name",
-                    value: format!("{:?}", neighbor.name),
-                    first: first.clone(),
-                },
-            );
+        if let Some(name) = name {
+            if let Some(first) = names.insert(name.clone(), path.clone()) {
+                problems.push(
+                    path.key("name"),
+                    ErrorKind::Duplicate {
+                        what: "neighbor name",
+                        value: format!("{name:?}"),
+                        first,
+                    },
+                );
+            }
         }
     }
 }
