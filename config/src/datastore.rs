@@ -367,7 +367,10 @@ fn peer(
             problems.push(
                 name_path,
                 ErrorKind::Invalid {
-                    value: given.to_string(),
+                    value: match given {
+                        Value::String(text) => text.clone(),
+                        other => other.to_string(),
+                    },
                     expected: "the peer's name from its key (/peers/<name>), or nothing",
                 },
             );
