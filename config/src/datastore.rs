@@ -81,12 +81,6 @@ pub struct Peer {
     pub(crate) neighbor: NeighborDraft,
 }
 
-impl Peer {
-    pub fn address(&self) -> &crate::PeerAddress {
-        self.neighbor.address()
-    }
-}
-
 /// Which nodes peer with an external peer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NodeSelector {

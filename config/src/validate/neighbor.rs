@@ -26,10 +26,6 @@ pub(crate) struct NeighborDraft {
 }
 
 impl NeighborDraft {
-    pub fn address(&self) -> &PeerAddress {
-        &self.neighbor.address
-    }
-
     /// Resolves the timers against `default_hold`.
     pub fn finish(
         &self,
