@@ -20,7 +20,11 @@ use crate::update::Update;
 use crate::{DecodeError, EncodeError, SessionParams};
 
 /// A BGP message.
+///
+/// UPDATE is much larger than the other variants; it stays inline because a message lives only
+/// while it is processed, and boxing would cost an allocation per UPDATE on the hot path.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)]
 pub enum Message {
     Open(Open),
     Update(Update),

@@ -201,7 +201,11 @@ impl std::fmt::Display for Reason {
 }
 
 /// What the driver must do, in order.
+///
+/// `Send` carries a whole [`Message`]; actions are few and short-lived (control messages only),
+/// so the size is of no concern.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)]
 pub enum Action {
     /// Open an outgoing TCP connection to the neighbor; report the outcome with
     /// [`Input::TcpConnected`]`(Outgoing)` or [`Input::TcpFailed`]`(Outgoing)`.
