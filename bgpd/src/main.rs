@@ -1,5 +1,90 @@
 //! `bgpd`: the Starling BGP daemon.
-fn main() {
-    eprintln!("bgpd: not implemented yet");
-    std::process::exit(1);
+//!
+//! ```text
+//! bgpd [--config FILE] [--check] [--foreground]
+//! ```
+//! Exit codes: 0 ok, 1 runtime failure, 2 bad usage or invalid configuration.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use bgpd::daemon::Daemon;
+
+const DEFAULT_CONFIG: &str = "/etc/starling/bgpd.toml";
+const USAGE: &str = "usage: bgpd [--config FILE] [--check] [--foreground]";
+
+struct Args {
+    config: PathBuf,
+    check: bool,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        config: PathBuf::from(DEFAULT_CONFIG),
+        check: false,
+    };
+    let mut iter = std::env::args().skip(1);
+    while let Some(arg) = iter.next() {
+        match arg.as_str() {
+            "--config" | "-c" => args.config = iter.next().ok_or("--config needs a file")?.into(),
+            "--check" => args.check = true,
+            // The daemon never forks; the flag is accepted for service files that pass it.
+            "--foreground" | "-f" => {}
+            "--help" | "-h" => return Err(USAGE.to_owned()),
+            "--version" | "-V" => {
+                println!("bgpd {}", env!("CARGO_PKG_VERSION"));
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+        }
+    }
+    Ok(args)
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    let config = match config::Config::load(&args.config) {
+        Ok(config) => config,
+        Err(errors) => {
+            for error in errors.iter() {
+                eprintln!("{error}");
+            }
+            eprintln!(
+                "bgpd: {} configuration error(s) in {}",
+                errors.len(),
+                args.config.display()
+            );
+            return ExitCode::from(2);
+        }
+    };
+    if args.check {
+        println!("{}: configuration ok", args.config.display());
+        return ExitCode::SUCCESS;
+    }
+    bgpd::logging::init(config.global.log_format, config.global.log_level);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("bgpd: cannot start the runtime: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async {
+        let daemon = Daemon::new(args.config, config)?;
+        daemon.run().await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "bgpd failed");
+            eprintln!("bgpd: {error}");
+            ExitCode::from(1)
+        }
+    }
 }

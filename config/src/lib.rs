@@ -1,1 +1,44 @@
-//! Starling configuration: TOML model, validation, diff, etcd source.
+//! `config`: Starling's configuration as a value.
+//!
+//! Owns the TOML file's schema (`docs/interface.md`, unknown keys rejected), its validation
+//! into a checked [`Config`] that reports *every* error with file, line, column and key path,
+//! the pure [`Config::diff`] between two configurations, and the etcd data model
+//! ([`datastore`]: `/config`, `/nodes/<name>`, `/peers/<name>`) with the derivation of this
+//! node's peerings from a datastore [`Snapshot`] ([`Config::combine`]).
+//!
+//! It must not know about running sessions: it says what the configuration is and what
+//! changed ([`Change`], with the [`Effect`] of each neighbor field); the daemon decides what
+//! to do with a session. It reads files (the configuration and the secrets it names) but
+//! opens no socket; the etcd watcher, when it comes, lives in its own module.
+//!
+//! Entry points:
+//! - [`Config::load`] / [`Config::from_toml`]: file or text → `Config` or [`ConfigErrors`];
+//! - [`Config::diff`]: two configurations → `Vec<Change>`;
+//! - [`datastore::Object::parse`], [`Snapshot::from_objects`]: etcd keys and values →
+//!   checked objects, each bad one rejected alone;
+//! - [`Config::combine`]: file configuration + snapshot → this node's configuration.
+//!
+//! A `Config` can only be built by these: its structs are `#[non_exhaustive]`, and the raw
+//! serde shapes are private to the crate.
+
+pub mod datastore;
+mod derive;
+mod diff;
+mod error;
+mod file;
+mod model;
+mod raw;
+mod types;
+mod validate;
+
+pub use datastore::Snapshot;
+pub use diff::{Change, Effect, GlobalField, KernelField, NeighborField};
+pub use error::{ConfigError, ConfigErrors, ErrorKind, KeyPath, Position, Segment};
+pub use model::{
+    Config, Etcd, EtcdAuth, EtcdTls, Global, GracefulRestart, Kernel, KernelAdvertise, Neighbor,
+    Route, Timers,
+};
+pub use types::{
+    AddPath, Community, HoldTime, InterfaceName, InterfacePattern, LogFormat, LogLevel,
+    NextHopMode, Password, PeerAddress, RestartTime, RouteProtocol, TtlSecurity,
+};

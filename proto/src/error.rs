@@ -49,4 +49,8 @@ pub enum EncodeError {
     TooLarge { length: usize, max: usize },
     #[error("{what} does not fit its {bits}-bit length field")]
     FieldOverflow { what: &'static str, bits: u8 },
+    /// The value needs, or lacks, something the session did not negotiate (an ADD-PATH path
+    /// identifier, an RFC 8950 IPv6 next hop for IPv4 NLRI).
+    #[error("{what}: not what the session negotiated")]
+    ParamsMismatch { what: &'static str },
 }

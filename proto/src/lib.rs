@@ -17,6 +17,7 @@ pub mod notification;
 pub mod open;
 pub mod params;
 pub mod route_refresh;
+pub mod session;
 pub mod types;
 pub mod update;
 

@@ -1,0 +1,254 @@
+//! `bgpctl`: the Starling control client, in the manner of `birdc`.
+//!
+//! ```text
+//! bgpctl [--socket PATH] [--json] show status
+//! bgpctl [--socket PATH] [--json] show neighbors [NAME]
+//! bgpctl [--socket PATH] [--json] neighbor NAME enable|disable|reset [--soft]
+//! bgpctl [--socket PATH] [--json] reload
+//! ```
+//! Exit codes: 0 ok, 1 the daemon reported an error or cannot be reached, 2 bad usage.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::process::ExitCode;
+
+use bgpd::control::protocol::{Done, Failure, Neighbor, Request, Status};
+
+const DEFAULT_SOCKET: &str = "/run/starling/bgpd.ctl";
+const USAGE: &str = "usage: bgpctl [--socket PATH] [--json] COMMAND
+commands:
+  show status
+  show neighbors [NAME]
+  neighbor NAME enable|disable|reset [--soft]
+  reload";
+
+struct Args {
+    socket: String,
+    json: bool,
+    request: Request,
+}
+
+fn parse(args: &[String]) -> Result<Args, String> {
+    let mut socket = DEFAULT_SOCKET.to_owned();
+    let mut json = false;
+    let mut words: Vec<&str> = Vec::new();
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        match arg.as_str() {
+            "--socket" | "-s" => socket = iter.next().ok_or("--socket needs a path")?.clone(),
+            "--json" | "-j" => json = true,
+            "--help" | "-h" => return Err(USAGE.to_owned()),
+            word => words.push(word),
+        }
+    }
+    let request = match words.as_slice() {
+        ["show", "status"] => Request::ShowStatus,
+        ["show", "neighbors" | "neighbor" | "protocols"] => Request::ShowNeighbors { name: None },
+        ["show", "neighbors" | "neighbor" | "protocols", name] => Request::ShowNeighbors {
+            name: Some((*name).to_owned()),
+        },
+        ["neighbor", name, "enable"] => Request::NeighborEnable {
+            name: (*name).to_owned(),
+        },
+        ["neighbor", name, "disable", reason @ ..] => Request::NeighborDisable {
+            name: (*name).to_owned(),
+            reason: (!reason.is_empty()).then(|| reason.join(" ")),
+        },
+        ["neighbor", name, "reset"] => Request::NeighborReset {
+            name: (*name).to_owned(),
+            soft: false,
+        },
+        ["neighbor", name, "reset", "--soft"] => Request::NeighborReset {
+            name: (*name).to_owned(),
+            soft: true,
+        },
+        ["reload"] => Request::Reload,
+        _ => return Err(USAGE.to_owned()),
+    };
+    Ok(Args {
+        socket,
+        json,
+        request,
+    })
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args = match parse(&args) {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&args) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(message) => {
+            eprintln!("bgpctl: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Sends the request and prints the answer; `Ok(false)` when the daemon reported an error.
+fn run(args: &Args) -> Result<bool, String> {
+    let mut stream = UnixStream::connect(&args.socket)
+        .map_err(|e| format!("cannot connect to {}: {e}", args.socket))?;
+    let request = serde_json::to_string(&args.request).map_err(|e| e.to_string())?;
+    stream
+        .write_all(request.as_bytes())
+        .and_then(|()| stream.write_all(b"\n"))
+        .map_err(|e| e.to_string())?;
+    let list = matches!(args.request, Request::ShowNeighbors { .. });
+    let mut output = Output::new(args.json, list, &args.request);
+    let mut ok = true;
+    for line in BufReader::new(stream).lines() {
+        let line = line.map_err(|e| format!("reading the answer: {e}"))?;
+        if let Ok(failure) = serde_json::from_str::<Failure>(&line) {
+            eprintln!("bgpctl: {}", failure.error);
+            ok = false;
+            continue;
+        }
+        output.line(&line)?;
+    }
+    output.finish();
+    Ok(ok)
+}
+
+/// Prints answers as they arrive: JSON (a list becomes one array, streamed) or tables.
+struct Output<'a> {
+    json: bool,
+    list: bool,
+    count: usize,
+    request: &'a Request,
+    rows: Vec<Vec<String>>,
+}
+
+impl<'a> Output<'a> {
+    fn new(json: bool, list: bool, request: &'a Request) -> Self {
+        if json && list {
+            print!("[");
+        }
+        Output {
+            json,
+            list,
+            count: 0,
+            request,
+            rows: Vec::new(),
+        }
+    }
+
+    fn line(&mut self, line: &str) -> Result<(), String> {
+        self.count += 1;
+        if self.json {
+            if self.list {
+                print!("{}{line}", if self.count > 1 { "," } else { "" });
+            } else {
+                println!("{line}");
+            }
+            return Ok(());
+        }
+        let parse_error = |e: serde_json::Error| format!("unexpected answer {line:?}: {e}");
+        match self.request {
+            Request::ShowStatus => {
+                let status: Status = serde_json::from_str(line).map_err(parse_error)?;
+                println!("Starling bgpd {}", status.version);
+                println!("Router ID:         {}", status.router_id);
+                println!("AS:                {}", status.asn);
+                println!("Uptime:            {}", duration(status.uptime_s));
+                println!(
+                    "Config:            {} (revision {})",
+                    status.config_source, status.config_revision
+                );
+                println!("Datastore:         {}", status.datastore);
+                println!("Graceful restart:  {}", status.graceful_restart);
+            }
+            Request::ShowNeighbors { .. } => {
+                let n: Neighbor = serde_json::from_str(line).map_err(parse_error)?;
+                let uptime = if n.state == "Established" {
+                    duration(n.uptime_s)
+                } else {
+                    "-".to_owned()
+                };
+                self.rows.push(vec![
+                    n.name,
+                    n.address,
+                    n.asn.to_string(),
+                    n.state,
+                    uptime,
+                    format!("{}/{}", n.hold_time, n.keepalive),
+                    n.received.to_string(),
+                    n.advertised.to_string(),
+                    n.last_error.unwrap_or_default(),
+                ]);
+            }
+            _ => {
+                let done: Done = serde_json::from_str(line).map_err(parse_error)?;
+                if done.changes.is_empty() {
+                    println!("ok");
+                }
+                for change in done.changes {
+                    println!("{change}");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self) {
+        if self.json && self.list {
+            println!("]");
+        }
+        if !self.rows.is_empty() {
+            let header = [
+                "Name",
+                "Address",
+                "AS",
+                "State",
+                "Uptime",
+                "Hold/KA",
+                "Received",
+                "Advertised",
+                "Last error",
+            ];
+            print_table(&header, &self.rows);
+        }
+    }
+}
+
+fn duration(seconds: u64) -> String {
+    let (d, h, m, s) = (
+        seconds / 86_400,
+        seconds / 3600 % 24,
+        seconds / 60 % 60,
+        seconds % 60,
+    );
+    if d > 0 {
+        format!("{d}d {h:02}:{m:02}:{s:02}")
+    } else {
+        format!("{h:02}:{m:02}:{s:02}")
+    }
+}
+
+/// Left-aligned columns, as `birdc` prints them.
+fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let render = |cells: Vec<&str>| {
+        let line: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        println!("{}", line.join("  ").trim_end());
+    };
+    render(header.to_vec());
+    for row in rows {
+        render(row.iter().map(String::as_str).collect());
+    }
+}

@@ -1,0 +1,99 @@
+//! The control socket: a Unix socket (mode 0660) on which `bgpctl` sends one request per
+//! connection. Connections are served by their own tasks; the request goes to the daemon's
+//! loop, which owns the state, and the answer comes back as JSON lines.
+
+pub mod protocol;
+
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, warn};
+
+use protocol::{Failure, Request};
+
+/// The longest request line accepted.
+const MAX_REQUEST: usize = 4096;
+
+/// A request on its way to the daemon, with where to send the answer (JSON lines).
+#[derive(Debug)]
+pub struct ControlRequest {
+    pub request: Request,
+    pub reply: oneshot::Sender<Vec<String>>,
+}
+
+/// Creates the socket (replacing a stale one) and serves it until the task is aborted.
+pub fn serve(
+    path: &Path,
+    requests: mpsc::Sender<ControlRequest>,
+) -> io::Result<tokio::task::JoinHandle<()>> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+        Err(error) => return Err(error),
+    }
+    let listener = UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
+    let path: PathBuf = path.to_owned();
+    Ok(tokio::spawn(async move {
+        loop {
+            match listener.accept().await {
+                Ok((stream, _)) => {
+                    tokio::spawn(serve_connection(stream, requests.clone()));
+                }
+                Err(error) => {
+                    warn!(socket = %path.display(), %error, "control socket accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }))
+}
+
+async fn serve_connection(stream: UnixStream, requests: mpsc::Sender<ControlRequest>) {
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read.take(MAX_REQUEST as u64));
+    let mut line = String::new();
+    let answer = match reader.read_line(&mut line).await {
+        Ok(_) => match serde_json::from_str::<Request>(line.trim()) {
+            Ok(request) => {
+                debug!(?request, "control request");
+                let (reply, answer) = oneshot::channel();
+                if requests
+                    .send(ControlRequest { request, reply })
+                    .await
+                    .is_err()
+                {
+                    vec![failure("bgpd is shutting down")]
+                } else {
+                    answer
+                        .await
+                        .unwrap_or_else(|_| vec![failure("bgpd dropped the request")])
+                }
+            }
+            Err(error) => vec![failure(&format!("bad request: {error}"))],
+        },
+        Err(error) => vec![failure(&format!("cannot read request: {error}"))],
+    };
+    for line in answer {
+        if write.write_all(line.as_bytes()).await.is_err() || write.write_all(b"\n").await.is_err()
+        {
+            return;
+        }
+    }
+    let _ = write.shutdown().await;
+}
+
+/// A `{"error": …}` line.
+pub fn failure(message: &str) -> String {
+    serde_json::to_string(&Failure {
+        error: message.to_owned(),
+    })
+    .unwrap_or_else(|_| r#"{"error":"?"}"#.to_owned())
+}

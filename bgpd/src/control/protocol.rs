@@ -1,0 +1,110 @@
+//! The control socket protocol shared by `bgpd` and `bgpctl`: the client writes one JSON
+//! request on a line; the daemon answers with JSON values, one per line, and closes. Lists
+//! (neighbors, routes) are one value per line so that neither side holds them whole; an
+//! `{"error": …}` line reports a failure. The JSON fields are the ones of the product
+//! interface (`docs/interface.md`).
+
+use serde::{Deserialize, Serialize};
+
+/// A command, as sent by `bgpctl`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "kebab-case")]
+pub enum Request {
+    ShowStatus,
+    ShowNeighbors {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+    },
+    NeighborEnable {
+        name: String,
+    },
+    NeighborDisable {
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    NeighborReset {
+        name: String,
+        #[serde(default)]
+        soft: bool,
+    },
+    Reload,
+}
+
+/// `show status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    pub version: String,
+    pub router_id: String,
+    pub asn: u32,
+    pub uptime_s: u64,
+    /// `file` or `etcd`.
+    pub config_source: String,
+    pub config_revision: u64,
+    /// `connected`, `disconnected` or `off`.
+    pub datastore: String,
+    /// `none` or `restarting`.
+    pub graceful_restart: String,
+}
+
+/// One entry of `show neighbors`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Neighbor {
+    pub name: String,
+    pub address: String,
+    pub asn: u32,
+    /// RFC 4271 state name.
+    pub state: String,
+    /// Seconds in Established; 0 when not Established.
+    pub uptime_s: u64,
+    /// Negotiated hold time, seconds; the configured one when not Established.
+    pub hold_time: u16,
+    /// Keepalive interval in force, seconds.
+    pub keepalive: u64,
+    pub families: Vec<String>,
+    pub rr_client: bool,
+    /// Prefixes received in the current session.
+    pub received: u64,
+    /// Prefixes accepted by import policy.
+    pub accepted: u64,
+    /// Prefixes advertised in the current session.
+    pub advertised: u64,
+    pub last_error: Option<String>,
+}
+
+/// The answer of an action (`neighbor … enable|disable|reset`, `reload`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Done {
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<String>,
+}
+
+/// A failed command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    pub error: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_tagged_json() {
+        let request = Request::NeighborReset {
+            name: "tor1".into(),
+            soft: true,
+        };
+        let text = serde_json::to_string(&request).expect("serializable");
+        assert_eq!(
+            text,
+            r#"{"command":"neighbor-reset","name":"tor1","soft":true}"#
+        );
+        assert_eq!(serde_json::from_str::<Request>(&text).ok(), Some(request));
+        assert_eq!(
+            serde_json::from_str::<Request>(r#"{"command":"show-neighbors"}"#).ok(),
+            Some(Request::ShowNeighbors { name: None })
+        );
+    }
+}

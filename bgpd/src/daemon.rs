@@ -1,0 +1,513 @@
+//! The daemon's supervisor: it owns the configuration, the listeners and the table of peer
+//! tasks. Accepted connections are routed to their neighbor's task (or closed when they come
+//! from no configured neighbor); `SIGHUP` reloads the configuration file and applies only what
+//! changed; `SIGTERM` / `SIGINT` stop every session with Cease / Administrative Shutdown.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use config::{Change, Config, Effect, PeerAddress};
+use proto::session::StopReason;
+use proto::RouterId;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
+use tracing::{error, info, warn};
+
+use crate::control::protocol::{self, Done, Request};
+use crate::control::{self as control_socket, failure, ControlRequest};
+use crate::neighbor::{self, NeighborSettings};
+use crate::peer::{PeerCommand, PeerHandle};
+use crate::socket;
+
+/// How long stopping sessions may take to send their NOTIFICATIONs on shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+/// Why the daemon cannot start or run.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("router_id is not configured and the host has no IPv4 address to take it from")]
+    NoRouterId,
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot install signal handlers: {0}")]
+    Signals(std::io::Error),
+    #[error("cannot create control socket {path}: {source}")]
+    ControlSocket {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+pub struct Daemon {
+    config_path: PathBuf,
+    config: Config,
+    router_id: RouterId,
+    peers: BTreeMap<PeerAddress, PeerHandle>,
+    listeners: Vec<Listener>,
+    accepted_tx: mpsc::Sender<(TcpStream, SocketAddr)>,
+    accepted: mpsc::Receiver<(TcpStream, SocketAddr)>,
+    seed: u64,
+    started: std::time::Instant,
+    /// Successful configuration loads, the first included.
+    config_revision: u64,
+}
+
+struct Listener {
+    address: SocketAddr,
+    socket: Arc<TcpListener>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Daemon {
+    pub fn new(config_path: PathBuf, config: Config) -> Result<Daemon, DaemonError> {
+        let router_id = router_id(&config)?;
+        let (accepted_tx, accepted) = mpsc::channel(64);
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+            ^ u64::from(std::process::id());
+        Ok(Daemon {
+            config_path,
+            config,
+            router_id,
+            peers: BTreeMap::new(),
+            listeners: Vec::new(),
+            accepted_tx,
+            accepted,
+            seed,
+            started: std::time::Instant::now(),
+            config_revision: 1,
+        })
+    }
+
+    pub async fn run(mut self) -> Result<(), DaemonError> {
+        let mut hangup = signal(SignalKind::hangup()).map_err(DaemonError::Signals)?;
+        let mut terminate = signal(SignalKind::terminate()).map_err(DaemonError::Signals)?;
+        let mut interrupt = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
+        let (control_tx, mut control) = mpsc::channel(16);
+        let control_path = self.config.global.control_socket.clone();
+        let control_task = control_socket::serve(&control_path, control_tx).map_err(|source| {
+            DaemonError::ControlSocket {
+                path: control_path.clone(),
+                source,
+            }
+        })?;
+        for address in self.config.global.listen.clone() {
+            self.open_listener(address)?;
+        }
+        let neighbors = self.config.neighbors.clone();
+        for neighbor in &neighbors {
+            self.add_neighbor(neighbor);
+        }
+        info!(
+            asn = %self.config.global.asn,
+            router_id = %self.router_id,
+            neighbors = self.peers.len(),
+            listen = ?self.config.global.listen,
+            "bgpd started"
+        );
+        loop {
+            tokio::select! {
+                Some((stream, remote)) = self.accepted.recv() => self.route_incoming(stream, remote),
+                Some(request) = control.recv() => self.control(request),
+                _ = hangup.recv() => {
+                    let _ = self.reload();
+                }
+                _ = terminate.recv() => break,
+                _ = interrupt.recv() => break,
+            }
+        }
+        control_task.abort();
+        let _ = std::fs::remove_file(&control_path);
+        self.shutdown().await;
+        Ok(())
+    }
+
+    fn control(&mut self, ControlRequest { request, reply }: ControlRequest) {
+        let lines = match request {
+            Request::ShowStatus => vec![json(&self.status())],
+            Request::ShowNeighbors { name } => {
+                let neighbors: Vec<_> = self
+                    .peers
+                    .values()
+                    .filter(|p| name.as_ref().is_none_or(|n| *n == p.settings.name))
+                    .map(|p| json(&neighbor_view(p)))
+                    .collect();
+                match name {
+                    Some(name) if neighbors.is_empty() => {
+                        vec![failure(&format!("no neighbor named {name}"))]
+                    }
+                    _ => neighbors,
+                }
+            }
+            Request::NeighborEnable { name } => self.neighbor_command(&name, PeerCommand::Enable),
+            Request::NeighborDisable { name, reason } => {
+                let reason = reason.unwrap_or_else(|| "disabled by the operator".to_owned());
+                self.neighbor_command(
+                    &name,
+                    PeerCommand::Stop(StopReason::AdministrativeShutdown(reason)),
+                )
+            }
+            Request::NeighborReset { name, soft: true } => {
+                self.neighbor_command(&name, PeerCommand::SoftReset)
+            }
+            Request::NeighborReset { name, soft: false } => {
+                let reason = StopReason::AdministrativeReset("reset by the operator".to_owned());
+                self.neighbor_command(&name, PeerCommand::Stop(reason))
+            }
+            Request::Reload => match self.reload() {
+                Ok(changes) => vec![json(&Done { ok: true, changes })],
+                Err(errors) => errors.iter().map(|e| failure(e)).collect(),
+            },
+        };
+        let _ = reply.send(lines);
+    }
+
+    fn neighbor_command(&mut self, name: &str, command: PeerCommand) -> Vec<String> {
+        let Some(peer) = self.peers.values().find(|p| p.settings.name == name) else {
+            return vec![failure(&format!("no neighbor named {name}"))];
+        };
+        match peer.commands.try_send(command) {
+            Ok(()) => vec![json(&Done {
+                ok: true,
+                changes: Vec::new(),
+            })],
+            Err(_) => vec![failure("the neighbor's task is busy; try again")],
+        }
+    }
+
+    fn status(&self) -> protocol::Status {
+        protocol::Status {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            router_id: self.router_id.to_string(),
+            asn: self.config.global.asn.0,
+            uptime_s: self.started.elapsed().as_secs(),
+            config_source: "file".to_owned(),
+            config_revision: self.config_revision,
+            datastore: if self.config.etcd.is_some() {
+                "disconnected"
+            } else {
+                "off"
+            }
+            .to_owned(),
+            graceful_restart: "none".to_owned(),
+        }
+    }
+
+    fn open_listener(&mut self, address: SocketAddr) -> Result<(), DaemonError> {
+        let socket = Arc::new(
+            socket::listen(address).map_err(|source| DaemonError::Listen { address, source })?,
+        );
+        let accepted = self.accepted_tx.clone();
+        let task_socket = Arc::clone(&socket);
+        let task = tokio::spawn(async move {
+            loop {
+                match task_socket.accept().await {
+                    Ok(connection) => {
+                        if accepted.send(connection).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(error) => {
+                        warn!(%address, %error, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+            }
+        });
+        info!(%address, "listening");
+        self.listeners.push(Listener {
+            address,
+            socket,
+            task,
+        });
+        Ok(())
+    }
+
+    fn route_incoming(&mut self, stream: TcpStream, remote: SocketAddr) {
+        let peer = self
+            .peers
+            .values()
+            .find(|p| neighbor::matches(&p.settings, &remote));
+        match peer {
+            Some(peer) => {
+                if peer
+                    .commands
+                    .try_send(PeerCommand::Incoming(stream, remote))
+                    .is_err()
+                {
+                    warn!(peer = %peer.settings.name, %remote, "peer task busy, connection dropped");
+                }
+            }
+            None => {
+                // Dropping the stream closes it.
+                warn!(%remote, "connection from an address that is no configured neighbor closed");
+            }
+        }
+    }
+
+    fn add_neighbor(&mut self, neighbor: &config::Neighbor) {
+        let settings = match NeighborSettings::new(&self.config.global, self.router_id, neighbor) {
+            Ok(settings) => settings,
+            Err(error) => {
+                error!(peer = %neighbor.name, %error, "neighbor not started");
+                return;
+            }
+        };
+        if let Some(key) = &settings.transport.md5_key {
+            self.set_listener_key(&settings.name, settings.address.ip(), Some(key));
+        }
+        self.seed = self.seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let handle = PeerHandle::spawn(settings, self.seed);
+        self.peers.insert(neighbor.address.clone(), handle);
+    }
+
+    /// RFC 2385 keys must be on the listening sockets too, or the neighbor's SYNs are dropped;
+    /// `None` removes the key.
+    fn set_listener_key(&self, name: &str, ip: IpAddr, key: Option<&[u8]>) {
+        for listener in self
+            .listeners
+            .iter()
+            .filter(|l| l.address.is_ipv4() == ip.is_ipv4())
+        {
+            if let Err(error) = socket::set_md5_key(listener.socket.as_ref(), ip, key) {
+                warn!(peer = %name, listener = %listener.address, %error, "cannot set TCP MD5 key on listener");
+            }
+        }
+    }
+
+    /// Opens the listeners of the new configuration that are not open and closes the others.
+    fn update_listeners(&mut self) {
+        let wanted = self.config.global.listen.clone();
+        self.listeners.retain(|listener| {
+            let keep = wanted.contains(&listener.address);
+            if !keep {
+                info!(address = %listener.address, "no longer listening");
+                listener.task.abort();
+            }
+            keep
+        });
+        for address in wanted {
+            if self.listeners.iter().any(|l| l.address == address) {
+                continue;
+            }
+            if let Err(error) = self.open_listener(address) {
+                error!(%error, "listener not opened");
+                continue;
+            }
+            let keys: Vec<_> = self
+                .peers
+                .values()
+                .filter_map(|p| {
+                    Some((
+                        p.settings.name.clone(),
+                        p.settings.address.ip(),
+                        p.settings.transport.md5_key.clone()?,
+                    ))
+                })
+                .collect();
+            for (name, ip, key) in keys {
+                self.set_listener_key(&name, ip, Some(&key));
+            }
+        }
+    }
+
+    /// Re-reads the configuration file and applies what changed; on errors the running
+    /// configuration stays in force.
+    fn reload(&mut self) -> Result<Vec<String>, Vec<String>> {
+        let new = match Config::load(&self.config_path) {
+            Ok(config) => config,
+            Err(errors) => {
+                for problem in errors.iter() {
+                    error!(error = %problem, "configuration rejected");
+                }
+                error!(file = %self.config_path.display(), errors = errors.len(), "reload failed: keeping the running configuration");
+                return Err(errors.iter().map(ToString::to_string).collect());
+            }
+        };
+        let changes = self.config.diff(&new);
+        let global_reset = changes.iter().any(|c| matches!(c, Change::Global(fields) if fields.iter().any(|f| global_field_resets(*f))));
+        let router_id = match router_id(&new) {
+            Ok(id) => id,
+            Err(error) => {
+                error!(%error, "reload failed: keeping the running configuration");
+                return Err(vec![error.to_string()]);
+            }
+        };
+        self.config = new;
+        self.config_revision += 1;
+        self.router_id = router_id;
+        for change in &changes {
+            info!(%change, "configuration change");
+            match change {
+                Change::NeighborRemoved(neighbor) => self.remove_neighbor(&neighbor.address),
+                Change::NeighborAdded(neighbor) => self.add_neighbor(neighbor),
+                Change::NeighborChanged { old, new, .. } => {
+                    let reset = change.effect() == Some(Effect::Reset);
+                    self.change_neighbor(old, new, reset);
+                }
+                Change::Global(fields) => {
+                    for field in fields {
+                        if *field == config::GlobalField::Listen {
+                            self.update_listeners();
+                        } else if !global_field_resets(*field)
+                            && *field != config::GlobalField::HoldTime
+                        {
+                            warn!(
+                                field = field.name(),
+                                "this global setting takes effect when bgpd restarts"
+                            );
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        if global_reset {
+            let neighbors = self.config.neighbors.clone();
+            for neighbor in &neighbors {
+                self.change_neighbor(neighbor, neighbor, true);
+            }
+        }
+        info!(changes = changes.len(), "configuration reloaded");
+        Ok(changes.iter().map(ToString::to_string).collect())
+    }
+
+    fn remove_neighbor(&mut self, address: &PeerAddress) {
+        if let Some(peer) = self.peers.remove(address) {
+            if peer.settings.transport.md5_key.is_some() {
+                self.set_listener_key(&peer.settings.name, peer.settings.address.ip(), None);
+            }
+            let _ = peer
+                .commands
+                .try_send(PeerCommand::Shutdown(StopReason::Deconfigured));
+        }
+    }
+
+    fn change_neighbor(&mut self, old: &config::Neighbor, new: &config::Neighbor, reset: bool) {
+        let settings = match NeighborSettings::new(&self.config.global, self.router_id, new) {
+            Ok(settings) => settings,
+            Err(error) => {
+                error!(peer = %new.name, %error, "neighbor change not applied");
+                return;
+            }
+        };
+        let Some(had_key) = self
+            .peers
+            .get(&old.address)
+            .map(|p| p.settings.transport.md5_key.is_some())
+        else {
+            return;
+        };
+        if settings.transport.md5_key.is_some() || had_key {
+            self.set_listener_key(
+                &settings.name,
+                settings.address.ip(),
+                settings.transport.md5_key.as_deref(),
+            );
+        }
+        let Some(peer) = self.peers.get_mut(&old.address) else {
+            return;
+        };
+        peer.settings = settings.clone();
+        let _ = peer
+            .commands
+            .try_send(PeerCommand::Reconfigure(Box::new(settings)));
+        if reset {
+            let _ = peer
+                .commands
+                .try_send(PeerCommand::Stop(StopReason::ConfigurationChanged));
+        }
+    }
+
+    async fn shutdown(&mut self) {
+        info!("stopping: closing every session");
+        let peers = std::mem::take(&mut self.peers);
+        let mut tasks = Vec::new();
+        for (_, peer) in peers {
+            let reason = StopReason::AdministrativeShutdown("bgpd is shutting down".to_owned());
+            let _ = peer.commands.send(PeerCommand::Shutdown(reason)).await;
+            tasks.push(peer.task);
+        }
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            for task in tasks {
+                let _ = task.await;
+            }
+        })
+        .await;
+        for listener in &self.listeners {
+            listener.task.abort();
+        }
+        info!("stopped");
+    }
+}
+
+/// Global fields that change every session's OPEN.
+fn global_field_resets(field: config::GlobalField) -> bool {
+    matches!(
+        field,
+        config::GlobalField::Asn
+            | config::GlobalField::RouterId
+            | config::GlobalField::GracefulRestart
+    )
+}
+
+fn router_id(config: &Config) -> Result<RouterId, DaemonError> {
+    config
+        .global
+        .router_id
+        .or_else(neighbor::default_router_id)
+        .ok_or(DaemonError::NoRouterId)
+}
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|error| failure(&error.to_string()))
+}
+
+fn neighbor_view(peer: &PeerHandle) -> protocol::Neighbor {
+    let status = peer.status.borrow();
+    let settings = &peer.settings;
+    let uptime_s = status
+        .established_at
+        .and_then(|at| std::time::SystemTime::now().duration_since(at).ok())
+        .map_or(0, |d| d.as_secs());
+    protocol::Neighbor {
+        name: settings.name.clone(),
+        address: settings.display_address.clone(),
+        asn: settings.session.peer_asn.0,
+        state: status.state.name().to_owned(),
+        uptime_s,
+        hold_time: status.hold_time.unwrap_or(settings.session.hold_time),
+        keepalive: status.keepalive.map_or_else(
+            || {
+                u64::from(
+                    settings
+                        .session
+                        .keepalive
+                        .unwrap_or(settings.session.hold_time / 3),
+                )
+            },
+            |k| k.as_secs(),
+        ),
+        families: (if status.families.is_empty() {
+            settings.session.families
+        } else {
+            status.families
+        })
+        .iter()
+        .map(|f| f.name().to_owned())
+        .collect(),
+        rr_client: settings.rr_client,
+        received: status.prefixes_received,
+        accepted: status.prefixes_received,
+        advertised: 0,
+        last_error: status.last_error.clone(),
+    }
+}

@@ -1,0 +1,12 @@
+//! `bgpd`: the Starling daemon. Everything that does I/O lives here: the tokio runtime,
+//! listeners and per-neighbor tasks over TCP (with TCP MD5 and GTSM), signals and logs. Protocol
+//! decisions are not made here: the session state machine is `proto::session`, the RIB is `rr`.
+//!
+//! Entry point: [`daemon::Daemon`], run by the `bgpd` binary.
+
+pub mod control;
+pub mod daemon;
+pub mod logging;
+pub mod neighbor;
+pub mod peer;
+pub mod socket;

@@ -1,0 +1,742 @@
+//! One task per neighbor: it owns the neighbor's `proto::session::Session`, its (at most two)
+//! TCP connections and its connect attempt, feeds the session the events of RFC 4271 §8.1 and
+//! carries out the actions it returns. Each connection has a reader task (framing only, so
+//! that decoding uses the parameters negotiated when the frame is processed, not when it was
+//! read) and a writer task (so that a peer that stops reading cannot block the timers).
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::{Bytes, BytesMut};
+use proto::header::split_frame;
+use proto::message::Message;
+use proto::notification::{ErrorCode, HeaderError};
+use proto::params::MAX_EXTENDED_MESSAGE_LEN;
+use proto::route_refresh::{RouteRefresh, RouteRefreshSubtype};
+use proto::session::{Action, ConnectionId, Input, Reason, Session, State, StopReason};
+use proto::update::Update;
+use proto::{AfiSafiSet, DecodeError, SessionParams};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tracing::{debug, info, warn};
+
+use crate::neighbor::NeighborSettings;
+use crate::socket::{self, Md5Counters};
+
+/// Frames read ahead of the peer task per connection; a full queue stops the reader, and with
+/// it the socket (TCP flow control pushes back on the peer).
+const EVENT_QUEUE: usize = 1024;
+/// Messages queued for a writer before the session counts as blocked.
+const WRITE_QUEUE: usize = 256;
+/// A write that has not completed after this long reports the connection as blocked (starts
+/// the RFC 9687 send hold timer).
+const WRITE_BLOCKED_AFTER: Duration = Duration::from_secs(1);
+/// How long a closing connection may take to flush its last messages (a NOTIFICATION).
+const CLOSE_FLUSH: Duration = Duration::from_secs(2);
+
+/// What the daemon tells a peer task.
+#[derive(Debug)]
+pub enum PeerCommand {
+    /// Our listener accepted this connection from the neighbor.
+    Incoming(TcpStream, SocketAddr),
+    /// Start the session (ManualStart).
+    Enable,
+    /// Stop it: shutdown stays down, reset starts again.
+    Stop(StopReason),
+    /// Ask the neighbor to send its routes again (ROUTE-REFRESH, RFC 2918) without a reset.
+    SoftReset,
+    /// New settings, used from the next session on (the daemon resets the session when the
+    /// change needs it).
+    Reconfigure(Box<NeighborSettings>),
+    /// Stop with this reason, flush, and end the task.
+    Shutdown(StopReason),
+}
+
+/// What operators see of a neighbor (`bgpctl show neighbors`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerStatus {
+    pub state: State,
+    /// Wall-clock time the session became Established.
+    pub established_at: Option<SystemTime>,
+    pub hold_time: Option<u16>,
+    pub keepalive: Option<Duration>,
+    pub families: AfiSafiSet,
+    pub last_error: Option<String>,
+    pub updates_received: u64,
+    pub prefixes_received: u64,
+}
+
+impl Default for PeerStatus {
+    fn default() -> Self {
+        PeerStatus {
+            state: State::Idle,
+            established_at: None,
+            hold_time: None,
+            keepalive: None,
+            families: AfiSafiSet::EMPTY,
+            last_error: None,
+            updates_received: 0,
+            prefixes_received: 0,
+        }
+    }
+}
+
+/// The daemon's side of a running peer task.
+#[derive(Debug)]
+pub struct PeerHandle {
+    pub settings: NeighborSettings,
+    pub commands: mpsc::Sender<PeerCommand>,
+    pub status: watch::Receiver<PeerStatus>,
+    pub task: JoinHandle<()>,
+}
+
+impl PeerHandle {
+    /// Starts the task; the session is enabled at once.
+    pub fn spawn(settings: NeighborSettings, seed: u64) -> PeerHandle {
+        let (commands, command_rx) = mpsc::channel(64);
+        let (status_tx, status) = watch::channel(PeerStatus::default());
+        let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
+        let session = Session::new(settings.session.clone(), seed);
+        let task = PeerTask {
+            settings: settings.clone(),
+            session,
+            commands: command_rx,
+            events,
+            events_tx,
+            outgoing: None,
+            incoming: None,
+            pending_incoming: None,
+            connect: None,
+            generation: 0,
+            status: status_tx,
+            md5_baseline: None,
+        };
+        let task = tokio::spawn(task.run());
+        PeerHandle {
+            settings,
+            commands,
+            status,
+            task,
+        }
+    }
+}
+
+/// An event from a connection's reader or writer, or from the connect attempt, tagged with the
+/// generation of the connection it belongs to so that late events of a closed one are dropped.
+#[derive(Debug)]
+enum Event {
+    Connected {
+        generation: u64,
+        result: io::Result<TcpStream>,
+    },
+    Frame {
+        id: ConnectionId,
+        generation: u64,
+        frame: Bytes,
+    },
+    ReadFailed {
+        id: ConnectionId,
+        generation: u64,
+        failure: ReadFailure,
+    },
+    WriteFailed {
+        id: ConnectionId,
+        generation: u64,
+    },
+    SendBlocked {
+        id: ConnectionId,
+        generation: u64,
+    },
+    SendProgress {
+        id: ConnectionId,
+        generation: u64,
+    },
+}
+
+#[derive(Debug)]
+enum ReadFailure {
+    Closed,
+    Io(io::Error),
+    Framing(DecodeError),
+}
+
+struct Connection {
+    generation: u64,
+    writer: mpsc::Sender<Bytes>,
+    reader: JoinHandle<()>,
+    writer_task: JoinHandle<()>,
+    /// Decoding parameters: plain until the session is Established on this connection.
+    params: SessionParams,
+}
+
+struct PeerTask {
+    settings: NeighborSettings,
+    session: Session,
+    commands: mpsc::Receiver<PeerCommand>,
+    events: mpsc::Receiver<Event>,
+    events_tx: mpsc::Sender<Event>,
+    outgoing: Option<Connection>,
+    incoming: Option<Connection>,
+    /// An accepted connection waiting for the session's AcceptIncoming / RefuseIncoming.
+    pending_incoming: Option<TcpStream>,
+    /// The connect attempt in flight and its generation.
+    connect: Option<(u64, JoinHandle<()>)>,
+    generation: u64,
+    status: watch::Sender<PeerStatus>,
+    /// MD5 failure counters when the current connect attempt began (neighbors with a key).
+    md5_baseline: Option<Md5Counters>,
+}
+
+impl PeerTask {
+    async fn run(mut self) {
+        self.input(Input::Start);
+        loop {
+            let deadline = self
+                .session
+                .poll_timeout()
+                .map(tokio::time::Instant::from_std);
+            let sleep = async {
+                match deadline {
+                    Some(deadline) => tokio::time::sleep_until(deadline).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                command = self.commands.recv() => match command {
+                    Some(PeerCommand::Shutdown(reason)) => {
+                        self.input(Input::Stop(reason));
+                        self.flush_and_exit().await;
+                        return;
+                    }
+                    Some(command) => self.command(command),
+                    None => {
+                        self.input(Input::Stop(StopReason::Deconfigured));
+                        self.flush_and_exit().await;
+                        return;
+                    }
+                },
+                Some(event) = self.events.recv() => self.event(event),
+                () = sleep => {
+                    let actions = self.session.handle_timeout(Instant::now());
+                    self.apply(actions);
+                }
+            }
+        }
+    }
+
+    /// Gives the writers of closing connections time to send their NOTIFICATION.
+    async fn flush_and_exit(&mut self) {
+        let _ = tokio::time::timeout(CLOSE_FLUSH, async {
+            for connection in [self.outgoing.take(), self.incoming.take()]
+                .into_iter()
+                .flatten()
+            {
+                drop(connection.writer);
+                let _ = connection.writer_task.await;
+                connection.reader.abort();
+            }
+        })
+        .await;
+    }
+
+    fn command(&mut self, command: PeerCommand) {
+        match command {
+            PeerCommand::Incoming(stream, remote) => {
+                if let Err(error) =
+                    socket::prepare_accepted(&stream, remote.ip(), &self.settings.transport)
+                {
+                    warn!(peer = %self.settings.name, %remote, %error, "cannot set socket options on accepted connection");
+                    return;
+                }
+                debug!(peer = %self.settings.name, %remote, "incoming connection");
+                self.pending_incoming = Some(stream);
+                self.input(Input::TcpConnected(ConnectionId::Incoming));
+                // Whatever the session decided, the socket held aside is not kept waiting.
+                self.pending_incoming = None;
+            }
+            PeerCommand::Enable => self.input(Input::Start),
+            PeerCommand::SoftReset => self.request_refresh(),
+            PeerCommand::Stop(reason) => self.input(Input::Stop(reason)),
+            PeerCommand::Reconfigure(settings) => {
+                self.session.set_config(settings.session.clone());
+                self.settings = *settings;
+            }
+            PeerCommand::Shutdown(_) => unreachable!("handled by the run loop"),
+        }
+    }
+
+    /// Sends a ROUTE-REFRESH per negotiated family when the neighbor supports it.
+    fn request_refresh(&mut self) {
+        let (Some(id), Some(negotiated)) = (
+            self.session.established_connection(),
+            self.session.negotiated(),
+        ) else {
+            return;
+        };
+        if !negotiated.route_refresh {
+            warn!(peer = %self.settings.name, "soft reset: the neighbor does not support route refresh");
+            return;
+        }
+        let requests: Vec<Message> = negotiated
+            .families
+            .iter()
+            .map(|family| {
+                Message::RouteRefresh(RouteRefresh {
+                    afi: family.afi(),
+                    subtype: RouteRefreshSubtype::Normal,
+                    safi: family.safi(),
+                })
+            })
+            .collect();
+        for request in &requests {
+            if self.send(id, request) {
+                self.input(Input::MessageSent(id));
+            }
+        }
+        info!(peer = %self.settings.name, "route refresh requested");
+    }
+
+    fn event(&mut self, event: Event) {
+        match event {
+            Event::Connected { generation, result } => {
+                if !matches!(self.connect, Some((g, _)) if g == generation) {
+                    return;
+                }
+                self.connect = None;
+                match result {
+                    Ok(stream) => {
+                        self.install(ConnectionId::Outgoing, stream);
+                        self.input(Input::TcpConnected(ConnectionId::Outgoing));
+                    }
+                    Err(error) => {
+                        debug!(peer = %self.settings.name, %error, "connect failed");
+                        self.note_error(format!("connect: {error}"));
+                        self.input(Input::TcpFailed(ConnectionId::Outgoing));
+                    }
+                }
+            }
+            Event::Frame {
+                id,
+                generation,
+                frame,
+            } => {
+                if self.current(id, generation) {
+                    self.frame(id, &frame);
+                }
+            }
+            Event::ReadFailed {
+                id,
+                generation,
+                failure,
+            } => {
+                if !self.current(id, generation) {
+                    return;
+                }
+                match failure {
+                    ReadFailure::Closed => self.input(Input::TcpFailed(id)),
+                    ReadFailure::Io(error) => {
+                        debug!(peer = %self.settings.name, %error, "read failed");
+                        self.input(Input::TcpFailed(id));
+                    }
+                    ReadFailure::Framing(error) => {
+                        warn!(peer = %self.settings.name, %error, "malformed message header");
+                        self.input(Input::DecodeError(id, &error));
+                    }
+                }
+            }
+            Event::WriteFailed { id, generation } => {
+                if self.current(id, generation) {
+                    self.input(Input::TcpFailed(id));
+                }
+            }
+            Event::SendBlocked { id, generation } => {
+                if self.current(id, generation) {
+                    self.input(Input::SendBlocked(id));
+                }
+            }
+            Event::SendProgress { id, generation } => {
+                if self.current(id, generation) {
+                    self.input(Input::SendProgress(id));
+                }
+            }
+        }
+    }
+
+    fn current(&self, id: ConnectionId, generation: u64) -> bool {
+        self.connection(id)
+            .is_some_and(|c| c.generation == generation)
+    }
+
+    fn connection(&self, id: ConnectionId) -> Option<&Connection> {
+        match id {
+            ConnectionId::Outgoing => self.outgoing.as_ref(),
+            ConnectionId::Incoming => self.incoming.as_ref(),
+        }
+    }
+
+    fn slot(&mut self, id: ConnectionId) -> &mut Option<Connection> {
+        match id {
+            ConnectionId::Outgoing => &mut self.outgoing,
+            ConnectionId::Incoming => &mut self.incoming,
+        }
+    }
+
+    fn frame(&mut self, id: ConnectionId, frame: &Bytes) {
+        let Some(params) = self.connection(id).map(|c| c.params) else {
+            return;
+        };
+        // The reader frames up to the extended size; the limit in force is the negotiated one
+        // (RFC 8654 §4).
+        if frame.len() > params.max_message_len() {
+            let length = u16::try_from(frame.len()).unwrap_or(u16::MAX).to_be_bytes();
+            let error = DecodeError::with_data(
+                ErrorCode::MessageHeader(HeaderError::BadMessageLength),
+                Bytes::copy_from_slice(&length),
+                "message longer than the negotiated maximum",
+            );
+            self.input(Input::DecodeError(id, &error));
+            return;
+        }
+        match Message::decode(frame, &params) {
+            Ok(message) => {
+                self.input(Input::Message(id, &message));
+                if let Message::Update(update) = &message {
+                    if self.session.accepts_updates(id) {
+                        self.update(update);
+                    }
+                }
+            }
+            Err(error) => {
+                warn!(peer = %self.settings.name, %error, "malformed message");
+                self.input(Input::DecodeError(id, &error));
+            }
+        }
+    }
+
+    /// Until the RIB exists, UPDATEs are counted and their RFC 7606 problems reported.
+    fn update(&mut self, update: &Update) {
+        if let Some(family) = update.end_of_rib_family() {
+            info!(peer = %self.settings.name, afi_safi = %family, "End-of-RIB received");
+        }
+        for error in &update.errors {
+            warn!(peer = %self.settings.name, error = %error, "UPDATE error handled per RFC 7606");
+        }
+        let announced = update.announced.len() + update.mp_reach.as_ref().map_or(0, |r| r.len());
+        self.status.send_modify(|status| {
+            status.updates_received += 1;
+            status.prefixes_received += announced as u64;
+        });
+    }
+
+    /// Feeds the session and carries out what it returns.
+    fn input(&mut self, input: Input<'_>) {
+        let actions = self.session.handle(Instant::now(), input);
+        self.apply(actions);
+    }
+
+    fn apply(&mut self, actions: Vec<Action>) {
+        let mut queue: VecDeque<Action> = actions.into();
+        while let Some(action) = queue.pop_front() {
+            match action {
+                Action::Connect => self.connect(),
+                Action::AcceptIncoming => {
+                    if let Some(stream) = self.pending_incoming.take() {
+                        self.install(ConnectionId::Incoming, stream);
+                    }
+                }
+                Action::RefuseIncoming(notification) => {
+                    if let Some(stream) = self.pending_incoming.take() {
+                        debug!(peer = %self.settings.name, %notification, "refusing incoming connection");
+                        tokio::spawn(refuse(stream, Message::Notification(notification)));
+                    }
+                }
+                Action::Send(id, message) => {
+                    if self.send(id, &message) {
+                        queue.extend(self.session.handle(Instant::now(), Input::MessageSent(id)));
+                    }
+                }
+                Action::Close(id) => self.close(id),
+                Action::Up(id, negotiated) => {
+                    if let Some(connection) = self.slot(id).as_mut() {
+                        connection.params = negotiated.params;
+                    }
+                    info!(
+                        peer = %self.settings.name,
+                        remote_as = %negotiated.peer_asn,
+                        remote_id = %negotiated.peer_router_id,
+                        hold_time = negotiated.hold_time,
+                        keepalive = negotiated.keepalive.as_secs(),
+                        families = ?negotiated.families.iter().map(|f| f.name()).collect::<Vec<_>>(),
+                        four_octet_as = negotiated.params.four_octet_as,
+                        "session established"
+                    );
+                    self.status.send_modify(|status| {
+                        status.established_at = Some(SystemTime::now());
+                        status.hold_time = Some(negotiated.hold_time);
+                        status.keepalive = Some(negotiated.keepalive);
+                        status.families = negotiated.families;
+                        status.updates_received = 0;
+                        status.prefixes_received = 0;
+                    });
+                    // Until the RIB exists there is nothing to advertise: the initial table is
+                    // complete at once (RFC 4724 §2).
+                    for family in negotiated.families.iter() {
+                        if self.send(id, &Message::Update(Update::end_of_rib(family))) {
+                            queue.extend(
+                                self.session.handle(Instant::now(), Input::MessageSent(id)),
+                            );
+                        }
+                    }
+                }
+                Action::Down(reason) => {
+                    info!(peer = %self.settings.name, %reason, "session down");
+                    self.status.send_modify(|status| {
+                        status.established_at = None;
+                        status.hold_time = None;
+                        status.keepalive = None;
+                        status.families = AfiSafiSet::EMPTY;
+                    });
+                }
+                Action::StateChanged { from, to, reason } => {
+                    info!(peer = %self.settings.name, from = %from, to = %to, %reason, "state change");
+                    if is_error(&reason) {
+                        self.note_error(reason.to_string());
+                    }
+                    self.status.send_modify(|status| status.state = to);
+                }
+            }
+        }
+    }
+
+    fn note_error(&mut self, error: String) {
+        self.status
+            .send_modify(|status| status.last_error = Some(error));
+    }
+
+    fn connect(&mut self) {
+        if let Some((_, task)) = self.connect.take() {
+            task.abort();
+        }
+        self.check_md5_failures();
+        self.generation += 1;
+        let generation = self.generation;
+        let events = self.events_tx.clone();
+        let address = self.settings.address;
+        let transport = self.settings.transport.clone();
+        let task = tokio::spawn(async move {
+            let result = socket::connect(address, &transport).await;
+            let _ = events.send(Event::Connected { generation, result }).await;
+        });
+        self.connect = Some((generation, task));
+    }
+
+    /// With TCP MD5 a key mismatch is silent (the kernel drops the segments); the kernel's
+    /// failure counters are the only witness, so a rise between attempts is reported.
+    fn check_md5_failures(&mut self) {
+        if self.settings.transport.md5_key.is_none() {
+            return;
+        }
+        let Ok(now) = Md5Counters::read() else { return };
+        if let Some(before) = self.md5_baseline.replace(now) {
+            if now.total() > before.total() {
+                warn!(
+                    peer = %self.settings.name,
+                    wrong_signature = now.failure - before.failure,
+                    unexpected_signature = now.unexpected - before.unexpected,
+                    missing_signature = now.not_found - before.not_found,
+                    "TCP MD5 signature failures: the neighbor's key differs from ours, or it sends none"
+                );
+                self.note_error("TCP MD5 signature mismatch".to_owned());
+            }
+        }
+    }
+
+    fn install(&mut self, id: ConnectionId, stream: TcpStream) {
+        self.generation += 1;
+        let generation = self.generation;
+        let (read_half, write_half) = stream.into_split();
+        let (writer, write_rx) = mpsc::channel(WRITE_QUEUE);
+        let reader = tokio::spawn(read_loop(read_half, self.events_tx.clone(), id, generation));
+        let writer_task = tokio::spawn(write_loop(
+            write_half,
+            write_rx,
+            self.events_tx.clone(),
+            id,
+            generation,
+        ));
+        let params = SessionParams::plain(!self.settings.session.is_internal());
+        if let Some(old) = self.slot(id).replace(Connection {
+            generation,
+            writer,
+            reader,
+            writer_task,
+            params,
+        }) {
+            close_connection(old);
+        }
+    }
+
+    /// Encodes and queues a message; false when it could not be queued.
+    fn send(&mut self, id: ConnectionId, message: &Message) -> bool {
+        let name = self.settings.name.clone();
+        let Some(connection) = self.connection(id) else {
+            return false;
+        };
+        let mut buffer = BytesMut::new();
+        if let Err(error) = message.encode(&connection.params, &mut buffer) {
+            warn!(peer = %name, %error, "cannot encode message");
+            return false;
+        }
+        match connection.writer.try_send(buffer.freeze()) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                // The writer has not drained 256 messages: the neighbor is not reading.
+                self.input(Input::SendBlocked(id));
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    fn close(&mut self, id: ConnectionId) {
+        if let Some(connection) = self.slot(id).take() {
+            close_connection(connection);
+        }
+        if id == ConnectionId::Outgoing {
+            if let Some((_, task)) = self.connect.take() {
+                task.abort();
+            }
+        }
+    }
+}
+
+/// Lets the writer flush what is queued (a NOTIFICATION), bounded in time, and stops reading.
+fn close_connection(connection: Connection) {
+    connection.reader.abort();
+    drop(connection.writer);
+    let writer_task = connection.writer_task;
+    tokio::spawn(async move {
+        let abort = writer_task.abort_handle();
+        if tokio::time::timeout(CLOSE_FLUSH, writer_task)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
+    });
+}
+
+fn is_error(reason: &Reason) -> bool {
+    matches!(
+        reason,
+        Reason::HoldTimerExpired
+            | Reason::SendHoldTimerExpired
+            | Reason::ErrorSent(_)
+            | Reason::NotificationReceived(_)
+            | Reason::TcpFailed
+    )
+}
+
+/// Sends a NOTIFICATION on a connection the session refused, then closes it.
+async fn refuse(mut stream: TcpStream, message: Message) {
+    let mut buffer = BytesMut::new();
+    if message
+        .encode(&SessionParams::default(), &mut buffer)
+        .is_ok()
+    {
+        let _ = tokio::time::timeout(CLOSE_FLUSH, stream.write_all(&buffer)).await;
+    }
+    let _ = tokio::time::timeout(CLOSE_FLUSH, stream.shutdown()).await;
+}
+
+async fn read_loop(
+    mut half: OwnedReadHalf,
+    events: mpsc::Sender<Event>,
+    id: ConnectionId,
+    generation: u64,
+) {
+    let mut buffer = BytesMut::with_capacity(MAX_EXTENDED_MESSAGE_LEN);
+    let failure = loop {
+        loop {
+            match split_frame(&mut buffer, MAX_EXTENDED_MESSAGE_LEN) {
+                Ok(Some(frame)) => {
+                    // Waiting here when the peer task is behind is the backpressure.
+                    if events
+                        .send(Event::Frame {
+                            id,
+                            generation,
+                            frame,
+                        })
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    let _ = events
+                        .send(Event::ReadFailed {
+                            id,
+                            generation,
+                            failure: ReadFailure::Framing(error),
+                        })
+                        .await;
+                    return;
+                }
+            }
+        }
+        if buffer.capacity() - buffer.len() < proto::params::MAX_MESSAGE_LEN {
+            buffer.reserve(MAX_EXTENDED_MESSAGE_LEN);
+        }
+        match half.read_buf(&mut buffer).await {
+            Ok(0) => break ReadFailure::Closed,
+            Ok(_) => {}
+            Err(error) => break ReadFailure::Io(error),
+        }
+    };
+    let _ = events
+        .send(Event::ReadFailed {
+            id,
+            generation,
+            failure,
+        })
+        .await;
+}
+
+async fn write_loop(
+    mut half: OwnedWriteHalf,
+    mut queue: mpsc::Receiver<Bytes>,
+    events: mpsc::Sender<Event>,
+    id: ConnectionId,
+    generation: u64,
+) {
+    while let Some(bytes) = queue.recv().await {
+        let write = half.write_all(&bytes);
+        tokio::pin!(write);
+        let mut blocked = false;
+        let result = loop {
+            tokio::select! {
+                result = &mut write => break result,
+                () = tokio::time::sleep(WRITE_BLOCKED_AFTER), if !blocked => {
+                    blocked = true;
+                    let _ = events.send(Event::SendBlocked { id, generation }).await;
+                }
+            }
+        };
+        if result.is_err() {
+            let _ = events.send(Event::WriteFailed { id, generation }).await;
+            return;
+        }
+        if blocked {
+            let _ = events.send(Event::SendProgress { id, generation }).await;
+        }
+    }
+    // The session closed the connection: what was queued is written; end the stream.
+    let _ = half.shutdown().await;
+}

@@ -1,1 +1,0 @@
-//! Path attributes (RFC 4271 §5 and extensions).

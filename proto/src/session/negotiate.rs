@@ -1,0 +1,444 @@
+//! Our OPEN, and the peer's OPEN judged and combined with ours into the session's parameters:
+//! RFC 4271 §6.2 (version, peer AS, hold time, BGP Identifier), RFC 6286 §2.2 (identifier
+//! uniqueness only within an AS), RFC 6793 §4.1 (4-octet AS and AS_TRANS), RFC 5492 §3
+//! (Unsupported Capability), RFC 4760 §8 (families; IPv4 unicast is implied without the
+//! multiprotocol capability), RFC 7911 §4 (ADD-PATH directions), RFC 8950 §3, RFC 8654 §3.
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+
+use super::config::{AddPathConfig, SessionConfig};
+use crate::capability::{
+    self, AddPathFamily, Capability, CapabilityCode, ExtendedNextHop, Fqdn, GracefulRestart,
+    GracefulRestartFamily, LongLivedGracefulRestartFamily,
+};
+use crate::notification::{ErrorCode, Notification, OpenError};
+use crate::open::{HoldTime, Open};
+use crate::types::{Afi, AfiSafi, AfiSafiSet, Asn, RouterId, Safi};
+use crate::SessionParams;
+
+/// What both sides agreed on; valid from OpenConfirm on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Negotiated {
+    /// The peer's AS, from the 4-octet AS capability or the My Autonomous System field.
+    pub peer_asn: Asn,
+    pub peer_router_id: RouterId,
+    /// Seconds; the smaller of both proposals (RFC 4271 §4.2). 0 = no hold timer.
+    pub hold_time: u16,
+    /// Interval between our KEEPALIVEs; zero when the hold time is zero.
+    pub keepalive: Duration,
+    /// What the wire format depends on from now on.
+    pub params: SessionParams,
+    /// Families both sides speak.
+    pub families: AfiSafiSet,
+    /// The peer accepts ROUTE-REFRESH (RFC 2918).
+    pub route_refresh: bool,
+    /// Both sides support enhanced route refresh (RFC 7313).
+    pub enhanced_route_refresh: bool,
+    /// The peer's OPEN, as received (for its graceful restart capability, host name, …).
+    pub remote: Open,
+}
+
+impl Negotiated {
+    /// The peer's graceful restart capability, when we offered graceful restart too.
+    pub fn peer_graceful_restart(&self) -> Option<&GracefulRestart> {
+        self.remote.graceful_restart()
+    }
+
+    /// The peer's host name (FQDN capability), if it sent one in UTF-8.
+    pub fn peer_hostname(&self) -> Option<&str> {
+        self.remote.fqdn().and_then(Fqdn::hostname_str)
+    }
+}
+
+/// The OPEN we send for `config`.
+pub fn local_open(config: &SessionConfig) -> Open {
+    let mut capabilities: Vec<Capability> = config
+        .families
+        .iter()
+        .map(|family| Capability::Multiprotocol {
+            afi: family.afi(),
+            safi: family.safi(),
+        })
+        .collect();
+    capabilities.push(Capability::RouteRefresh);
+    capabilities.push(Capability::EnhancedRouteRefresh);
+    capabilities.push(Capability::FourOctetAs(config.local_asn));
+    if config.extended_message {
+        capabilities.push(Capability::ExtendedMessage);
+    }
+    if let Some(mode) = add_path_capability_mode(config.add_path) {
+        let families = config.families.iter().map(|f| AddPathFamily {
+            afi: f.afi(),
+            safi: f.safi(),
+            mode,
+        });
+        capabilities.push(Capability::AddPath(families.collect()));
+    }
+    if config.extended_next_hop && config.families.contains(AfiSafi::Ipv4Unicast) {
+        capabilities.push(Capability::ExtendedNextHop(vec![ExtendedNextHop {
+            nlri_afi: Afi::IPV4,
+            nlri_safi: Safi::UNICAST,
+            next_hop_afi: Afi::IPV6,
+        }]));
+    }
+    if let Some(restart) = &config.graceful_restart {
+        let families = config.families.iter().map(|f| GracefulRestartFamily {
+            afi: f.afi(),
+            safi: f.safi(),
+            forwarding_preserved: restart.forwarding_preserved.contains(f),
+        });
+        capabilities.push(Capability::GracefulRestart(GracefulRestart {
+            restart_state: restart.restarting,
+            notification: false,
+            restart_time: restart.restart_time,
+            families: families.collect(),
+        }));
+        if let Some(stale_time) = restart.long_lived_stale_time {
+            let families = config
+                .families
+                .iter()
+                .map(|f| LongLivedGracefulRestartFamily {
+                    afi: f.afi(),
+                    safi: f.safi(),
+                    forwarding_preserved: restart.forwarding_preserved.contains(f),
+                    stale_time,
+                });
+            capabilities.push(Capability::LongLivedGracefulRestart(families.collect()));
+        }
+    }
+    if let Some((hostname, domain_name)) = &config.hostname {
+        capabilities.push(Capability::Fqdn(Fqdn {
+            hostname: hostname.clone().into_bytes().into(),
+            domain_name: domain_name.clone().into_bytes().into(),
+        }));
+    }
+    Open::new(
+        config.local_asn,
+        HoldTime(config.hold_time),
+        config.local_router_id,
+        capabilities,
+    )
+}
+
+fn add_path_capability_mode(mode: AddPathConfig) -> Option<capability::AddPathMode> {
+    match mode {
+        AddPathConfig::None => None,
+        AddPathConfig::Receive => Some(capability::AddPathMode::Receive),
+        AddPathConfig::Send => Some(capability::AddPathMode::Send),
+        AddPathConfig::Both => Some(capability::AddPathMode::Both),
+    }
+}
+
+fn open_error(subcode: OpenError) -> Notification {
+    Notification::new(ErrorCode::OpenMessage(subcode))
+}
+
+/// Judges the peer's OPEN against our configuration (RFC 4271 §6.2) and negotiates; the error
+/// is the NOTIFICATION to send.
+pub fn negotiate(config: &SessionConfig, remote: &Open) -> Result<Negotiated, Notification> {
+    let peer_asn = peer_asn(remote)?;
+    if peer_asn != config.peer_asn {
+        return Err(open_error(OpenError::BadPeerAs));
+    }
+
+    // RFC 4271 §6.2: 1 and 2 are unacceptable; 0 means no hold timer.
+    let remote_hold = remote.hold_time.0;
+    if remote_hold == 1 || remote_hold == 2 {
+        return Err(open_error(OpenError::UnacceptableHoldTime));
+    }
+
+    // RFC 6286 §2.2: any non-zero identifier; equal to ours only across AS boundaries.
+    let peer_router_id = remote.bgp_identifier;
+    let internal = peer_asn == config.local_asn;
+    if peer_router_id.to_u32() == 0 || (internal && peer_router_id == config.local_router_id) {
+        return Err(open_error(OpenError::BadBgpIdentifier));
+    }
+
+    let families = common_families(config, remote)?;
+    let hold_time = config.hold_time.min(remote_hold);
+    let keepalive = if hold_time == 0 {
+        Duration::ZERO
+    } else {
+        // A configured interval is honoured up to a third of the hold time (RFC 4271 §10).
+        let third = u64::from(hold_time / 3).max(1);
+        Duration::from_secs(config.keepalive.map_or(third, |k| u64::from(k).min(third)))
+    };
+
+    let mut params = SessionParams::plain(!internal);
+    params.four_octet_as = remote.four_octet_as().is_some();
+    params.extended_message =
+        config.extended_message && remote.has_capability(CapabilityCode::ExtendedMessage);
+    for family in families.iter() {
+        let remote_mode = remote
+            .add_path()
+            .filter(|entry| AfiSafi::from_wire(entry.afi, entry.safi) == Some(family))
+            .last()
+            .map(|entry| entry.mode);
+        // RFC 7911 §4: we receive when we said receive and the peer said send, and vice versa.
+        let (peer_sends, peer_receives) = match remote_mode {
+            Some(capability::AddPathMode::Send) => (true, false),
+            Some(capability::AddPathMode::Receive) => (false, true),
+            Some(capability::AddPathMode::Both) => (true, true),
+            Some(capability::AddPathMode::Unknown(_)) | None => (false, false),
+        };
+        if config.add_path.receives() && peer_sends {
+            params.add_path_rx.insert(family);
+        }
+        if config.add_path.sends() && peer_receives {
+            params.add_path_tx.insert(family);
+        }
+    }
+    let ipv4_over_ipv6 = remote.extended_next_hop().any(|t| {
+        AfiSafi::from_wire(t.nlri_afi, t.nlri_safi) == Some(AfiSafi::Ipv4Unicast)
+            && t.next_hop_afi == Afi::IPV6
+    });
+    if config.extended_next_hop && ipv4_over_ipv6 && families.contains(AfiSafi::Ipv4Unicast) {
+        params.extended_next_hop.insert(AfiSafi::Ipv4Unicast);
+    }
+
+    Ok(Negotiated {
+        peer_asn,
+        peer_router_id,
+        hold_time,
+        keepalive,
+        params,
+        families,
+        route_refresh: remote.has_capability(CapabilityCode::RouteRefresh),
+        enhanced_route_refresh: remote.has_capability(CapabilityCode::EnhancedRouteRefresh),
+        remote: remote.clone(),
+    })
+}
+
+/// The peer's AS per RFC 6793 §4.1, refusing AS_TRANS where it cannot be meant.
+fn peer_asn(remote: &Open) -> Result<Asn, Notification> {
+    match remote.four_octet_as() {
+        // AS_TRANS only stands in the 2-octet field for a 4-octet AS; as the AS itself it is
+        // reserved (RFC 6793 §9).
+        Some(Asn::TRANS) => Err(open_error(OpenError::BadPeerAs)),
+        // A number that fits two octets must be in the My Autonomous System field as well.
+        Some(asn) if asn.is_two_octet() && remote.my_as != asn => {
+            Err(open_error(OpenError::BadPeerAs))
+        }
+        Some(asn) if !asn.is_two_octet() && remote.my_as != Asn::TRANS => {
+            Err(open_error(OpenError::BadPeerAs))
+        }
+        Some(asn) => Ok(asn),
+        // A 2-octet speaker cannot be in AS_TRANS, nor in AS 0.
+        None if remote.my_as == Asn::TRANS || remote.my_as == Asn(0) => {
+            Err(open_error(OpenError::BadPeerAs))
+        }
+        None => Ok(remote.my_as),
+    }
+}
+
+/// The families both sides speak; none in common is Unsupported Capability, listing what we
+/// offered (RFC 5492 §3).
+fn common_families(config: &SessionConfig, remote: &Open) -> Result<AfiSafiSet, Notification> {
+    let mut remote_families: AfiSafiSet = remote
+        .multiprotocol()
+        .filter_map(|(afi, safi)| AfiSafi::from_wire(afi, safi))
+        .collect();
+    if !remote.has_capability(CapabilityCode::Multiprotocol) {
+        // RFC 4760 §8: a speaker without the capability speaks IPv4 unicast only.
+        remote_families.insert(AfiSafi::Ipv4Unicast);
+    }
+    let common = config.families.intersection(remote_families);
+    if !common.is_empty() {
+        return Ok(common);
+    }
+    let mut data = BytesMut::new();
+    for family in config.families.iter() {
+        Capability::Multiprotocol {
+            afi: family.afi(),
+            safi: family.safi(),
+        }
+        .encode(&mut data)
+        .unwrap_or_else(|_| unreachable!("a multiprotocol capability is 4 octets"));
+    }
+    Err(Notification::with_data(
+        ErrorCode::OpenMessage(OpenError::UnsupportedCapability),
+        data.freeze(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+
+    fn local() -> SessionConfig {
+        let families = AfiSafiSet::ALL;
+        let mut config = SessionConfig::new(
+            Asn(64512),
+            RouterId(Ipv4Addr::new(10, 0, 0, 1)),
+            Asn(4_200_000_001),
+            families,
+        );
+        config.add_path = AddPathConfig::Both;
+        config.extended_next_hop = true;
+        config
+    }
+
+    fn remote(capabilities: Vec<Capability>) -> Open {
+        Open::new(
+            Asn(4_200_000_001),
+            HoldTime(90),
+            RouterId(Ipv4Addr::new(10, 0, 0, 2)),
+            capabilities,
+        )
+    }
+
+    /// Checks negotiation of `capabilities` against [`local`], returning the outcome.
+    fn check(capabilities: Vec<Capability>) -> Result<Negotiated, ErrorCode> {
+        negotiate(&local(), &remote(capabilities)).map_err(|n| n.code)
+    }
+
+    fn multiprotocol(family: AfiSafi) -> Capability {
+        Capability::Multiprotocol {
+            afi: family.afi(),
+            safi: family.safi(),
+        }
+    }
+
+    #[test]
+    fn four_octet_as_peer_with_as_trans() {
+        let n = check(vec![
+            multiprotocol(AfiSafi::Ipv4Unicast),
+            Capability::FourOctetAs(Asn(4_200_000_001)),
+        ])
+        .expect("accepted");
+        assert_eq!(n.peer_asn, Asn(4_200_000_001));
+        assert!(n.params.four_octet_as);
+        assert!(n.params.external);
+        assert_eq!(n.hold_time, 90);
+        assert_eq!(n.keepalive, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn as_trans_without_the_capability_is_bad_peer_as() {
+        assert_eq!(
+            check(vec![]).map(|_| ()),
+            Err(ErrorCode::OpenMessage(OpenError::BadPeerAs))
+        );
+    }
+
+    #[test]
+    fn as_trans_inside_the_capability_is_bad_peer_as() {
+        let mut open = remote(vec![Capability::FourOctetAs(Asn::TRANS)]);
+        open.my_as = Asn::TRANS;
+        let mut config = local();
+        config.peer_asn = Asn::TRANS;
+        assert_eq!(
+            negotiate(&config, &open).map(|_| ()).map_err(|n| n.code),
+            Err(ErrorCode::OpenMessage(OpenError::BadPeerAs))
+        );
+    }
+
+    #[test]
+    fn add_path_directions_cross() {
+        let add_path = |mode| {
+            Capability::AddPath(vec![AddPathFamily {
+                afi: Afi::IPV4,
+                safi: Safi::UNICAST,
+                mode,
+            }])
+        };
+        let caps = |mode| vec![Capability::FourOctetAs(Asn(4_200_000_001)), add_path(mode)];
+        let n = check(caps(capability::AddPathMode::Send)).expect("accepted");
+        assert_eq!(
+            (n.params.add_path_rx, n.params.add_path_tx),
+            (
+                AfiSafiSet::EMPTY.with(AfiSafi::Ipv4Unicast),
+                AfiSafiSet::EMPTY
+            )
+        );
+        let n = check(caps(capability::AddPathMode::Receive)).expect("accepted");
+        assert_eq!(
+            (n.params.add_path_rx, n.params.add_path_tx),
+            (
+                AfiSafiSet::EMPTY,
+                AfiSafiSet::EMPTY.with(AfiSafi::Ipv4Unicast)
+            )
+        );
+        let n = check(caps(capability::AddPathMode::Unknown(7))).expect("accepted");
+        assert!(n.params.add_path_rx.is_empty() && n.params.add_path_tx.is_empty());
+    }
+
+    #[test]
+    fn no_multiprotocol_capability_means_ipv4_unicast() {
+        let n = check(vec![Capability::FourOctetAs(Asn(4_200_000_001))]).expect("accepted");
+        assert_eq!(n.families, AfiSafiSet::EMPTY.with(AfiSafi::Ipv4Unicast));
+        let n = check(vec![
+            Capability::FourOctetAs(Asn(4_200_000_001)),
+            multiprotocol(AfiSafi::Ipv6Unicast),
+        ])
+        .expect("accepted");
+        assert_eq!(n.families, AfiSafiSet::EMPTY.with(AfiSafi::Ipv6Unicast));
+    }
+
+    #[test]
+    fn extended_next_hop_for_ipv4_over_ipv6() {
+        let tuple = ExtendedNextHop {
+            nlri_afi: Afi::IPV4,
+            nlri_safi: Safi::UNICAST,
+            next_hop_afi: Afi::IPV6,
+        };
+        let n = check(vec![
+            Capability::FourOctetAs(Asn(4_200_000_001)),
+            Capability::ExtendedNextHop(vec![tuple]),
+        ])
+        .expect("accepted");
+        assert!(n.params.extended_next_hop.contains(AfiSafi::Ipv4Unicast));
+    }
+
+    #[test]
+    fn unsupported_capability_lists_what_we_offered() {
+        let mut config = local();
+        config.families = AfiSafiSet::EMPTY.with(AfiSafi::Ipv6Unicast);
+        let open = remote(vec![
+            Capability::FourOctetAs(Asn(4_200_000_001)),
+            multiprotocol(AfiSafi::Ipv4Unicast),
+        ]);
+        let error = negotiate(&config, &open).expect_err("no common family");
+        assert_eq!(
+            error.code,
+            ErrorCode::OpenMessage(OpenError::UnsupportedCapability)
+        );
+        assert_eq!(
+            &error.data[..],
+            &[
+                0x01, 0x04, // multiprotocol, length 4
+                0x00, 0x02, 0x00, 0x01, // AFI IPv6, reserved, SAFI unicast
+            ]
+        );
+    }
+
+    #[test]
+    fn our_open_round_trips_through_negotiation() {
+        let mut config = local();
+        config.peer_asn = config.local_asn;
+        config.graceful_restart = Some(super::super::GracefulRestartConfig {
+            restart_time: 120,
+            restarting: true,
+            forwarding_preserved: AfiSafiSet::ALL,
+            long_lived_stale_time: Some(3600),
+        });
+        config.hostname = Some(("node-a".into(), "cluster.local".into()));
+        let mut peer = config.clone();
+        peer.local_router_id = RouterId(Ipv4Addr::new(10, 0, 0, 2));
+        let n = negotiate(&config, &local_open(&peer)).expect("accepted");
+        assert_eq!(n.families, AfiSafiSet::ALL);
+        assert_eq!(n.params.add_path_rx, AfiSafiSet::ALL);
+        assert!(n.params.extended_message && n.enhanced_route_refresh && n.route_refresh);
+        assert!(!n.params.external);
+        assert_eq!(n.peer_hostname(), Some("node-a"));
+        assert_eq!(
+            n.peer_graceful_restart()
+                .map(|g| (g.restart_time, g.restart_state)),
+            Some((120, true))
+        );
+    }
+}
