@@ -346,7 +346,8 @@ fn decode_is_total(body: &[u8], params: &SessionParams) {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 2000,
+        // PROPTEST_CASES overrides, for longer runs.
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000),
         failure_persistence: None,
         ..ProptestConfig::default()
     })]
