@@ -1,60 +1,15 @@
 //! Real-world UPDATEs: the RIPE RIS MRT dumps in `data/mrt/` (see its README) decode with the
 //! session parameters the record implies, with the RFC 7606 errors counted exactly, and every
-//! decoded UPDATE survives encode and decode unchanged.
-//!
-//! MRT (RFC 6396 §4.4): a common header (timestamp 4, type 2, subtype 2, length 4), then for
-//! BGP4MP_MESSAGE (subtype 1) / BGP4MP_MESSAGE_AS4 (subtype 4): peer AS and local AS (2 or 4
-//! octets each), interface index (2), AFI (2), peer and local IP (4 or 16 octets each), and
-//! the BGP message with its 19-octet header.
+//! decoded UPDATE survives encode and decode unchanged. The MRT reader is shared with the benchmark (`benches/support/mrt.rs`).
+
+#[path = "../benches/support/mrt.rs"]
+mod mrt;
 
 use std::collections::BTreeMap;
-use std::io::Read;
 
-use bytes::{Bytes, BytesMut};
-use flate2::read::GzDecoder;
+use bytes::BytesMut;
+use mrt::{gunzip, messages, BGP_UPDATE, RRC03, RRC15};
 use proto::update::{Action, Reason, Update};
-use proto::SessionParams;
-
-const RRC15: &[u8] = include_bytes!("data/mrt/ripe-rrc15-updates.20100227.1600.gz");
-const RRC03: &[u8] =
-    include_bytes!("data/mrt/ripe-rrc03-updates.20100227.1600.first-796-records.gz");
-
-/// RFC 6396 §4: the MRT common header.
-const MRT_HEADER_LEN: usize = 12;
-/// RFC 6396 §4.4: BGP4MP.
-const BGP4MP: u16 = 16;
-const BGP4MP_MESSAGE: u16 = 1;
-const BGP4MP_MESSAGE_AS4: u16 = 4;
-const AFI_IPV4: u16 = 1;
-const AFI_IPV6: u16 = 2;
-/// RFC 4271 §4.1: marker, length, type.
-const BGP_HEADER_LEN: usize = 19;
-const BGP_TYPE_AT: usize = 18;
-const BGP_UPDATE: u8 = 2;
-
-fn gunzip(compressed: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    GzDecoder::new(compressed)
-        .read_to_end(&mut out)
-        .expect("test data decompresses");
-    out
-}
-
-fn u16_at(data: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([data[at], data[at + 1]])
-}
-
-fn u32_at(data: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([data[at], data[at + 1], data[at + 2], data[at + 3]])
-}
-
-/// One BGP message captured by the collector.
-struct Captured {
-    four_octet_as: bool,
-    peer_as: u32,
-    local_as: u32,
-    message: Bytes,
-}
 
 /// What a dump contains, by MRT subtype and BGP message type, and what decoding found.
 #[derive(Debug, Default, PartialEq)]
@@ -68,61 +23,22 @@ struct Summary {
     byte_identical: usize,
 }
 
-fn walk(dump: &[u8]) -> (Summary, Vec<Captured>) {
-    let mut summary = Summary::default();
-    let mut captured = Vec::new();
-    let mut rest = dump;
-    while !rest.is_empty() {
-        let (record_type, subtype) = (u16_at(rest, 4), u16_at(rest, 6));
-        let length = usize::try_from(u32_at(rest, 8)).expect("fits usize");
-        let body = &rest[MRT_HEADER_LEN..MRT_HEADER_LEN + length];
-        rest = &rest[MRT_HEADER_LEN + length..];
-        assert_eq!(record_type, BGP4MP);
-        *summary.records_by_subtype.entry(subtype).or_default() += 1;
-        let (as_len, four_octet_as) = match subtype {
-            BGP4MP_MESSAGE => (2, false),
-            BGP4MP_MESSAGE_AS4 => (4, true),
-            _ => continue, // state changes
-        };
-        let (peer_as, local_as) = if four_octet_as {
-            (u32_at(body, 0), u32_at(body, 4))
-        } else {
-            (u32::from(u16_at(body, 0)), u32::from(u16_at(body, 2)))
-        };
-        let afi = u16_at(body, 2 * as_len + 2);
-        let address_len = match afi {
-            AFI_IPV4 => 4,
-            AFI_IPV6 => 16,
-            other => panic!("unexpected AFI {other}"),
-        };
-        let message = &body[2 * as_len + 4 + 2 * address_len..];
-        assert_eq!(usize::from(u16_at(message, 16)), message.len());
-        *summary
-            .messages_by_type
-            .entry(message[BGP_TYPE_AT])
-            .or_default() += 1;
-        captured.push(Captured {
-            four_octet_as,
-            peer_as,
-            local_as,
-            message: Bytes::copy_from_slice(message),
-        });
-    }
-    (summary, captured)
-}
-
 /// Decodes every UPDATE of `dump`, checks the round trip, and summarizes.
 fn decode_dump(dump: &[u8]) -> Summary {
-    let (mut summary, captured) = walk(dump);
-    for capture in captured
-        .iter()
-        .filter(|c| c.message[BGP_TYPE_AT] == BGP_UPDATE)
-    {
-        let params = SessionParams {
-            four_octet_as: capture.four_octet_as,
-            ..SessionParams::plain(capture.peer_as != capture.local_as)
-        };
-        let body = capture.message.slice(BGP_HEADER_LEN..);
+    let (records_by_subtype, captured) = messages(dump);
+    let mut summary = Summary {
+        records_by_subtype,
+        ..Summary::default()
+    };
+    for capture in &captured {
+        *summary
+            .messages_by_type
+            .entry(capture.message_type())
+            .or_default() += 1;
+    }
+    for capture in captured.iter().filter(|c| c.message_type() == BGP_UPDATE) {
+        let params = capture.params();
+        let body = capture.body();
         let update = Update::decode(&body, &params).expect("real-world UPDATE decodes");
         summary.prefixes += update.announced.len()
             + update.withdrawn.len()

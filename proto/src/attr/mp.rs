@@ -251,14 +251,14 @@ impl MpReach {
                 announced,
             } => {
                 put_reach_head(AfiSafi::Ipv4Unicast, *next_hop, out);
-                announced.iter().for_each(|n| n.put(out));
+                nlri::put_all(announced, out);
             }
             MpReach::Ipv6Unicast {
                 next_hop,
                 announced,
             } => {
                 put_reach_head(AfiSafi::Ipv6Unicast, NextHop::Ipv6(*next_hop), out);
-                announced.iter().for_each(|n| n.put(out));
+                nlri::put_all(announced, out);
             }
         }
     }
@@ -339,8 +339,8 @@ impl MpUnreach {
     pub(crate) fn put_value(&self, out: &mut BytesMut) {
         put_family(self.family(), out);
         match self {
-            MpUnreach::Ipv4Unicast { withdrawn } => withdrawn.iter().for_each(|n| n.put(out)),
-            MpUnreach::Ipv6Unicast { withdrawn } => withdrawn.iter().for_each(|n| n.put(out)),
+            MpUnreach::Ipv4Unicast { withdrawn } => nlri::put_all(withdrawn, out),
+            MpUnreach::Ipv6Unicast { withdrawn } => nlri::put_all(withdrawn, out),
         }
     }
 }

@@ -216,18 +216,19 @@ impl UpdateBuilder {
 
 /// Appends entries from `entries[next..]` while they fit in `room` octets; returns the index
 /// of the first entry not written.
-fn fill<P: Prefix>(entries: &[Nlri<P>], mut next: usize, room: usize, out: &mut BytesMut) -> usize {
+fn fill<P: Prefix>(entries: &[Nlri<P>], next: usize, room: usize, out: &mut BytesMut) -> usize {
     let mut left = room;
-    while let Some(entry) = entries.get(next) {
+    let mut end = next;
+    while let Some(entry) = entries.get(end) {
         let length = entry.encoded_len();
         if length > left {
             break;
         }
-        entry.put(out);
         left -= length;
-        next += 1;
+        end += 1;
     }
-    next
+    nlri::put_all(&entries[next..end], out);
+    end
 }
 
 /// An optional non-transitive attribute header with a 2-octet length to be patched.

@@ -114,7 +114,7 @@ impl Update {
 
         let withdrawn_len = length_field(nlri::encoded_len(&self.withdrawn), "withdrawn routes")?;
         out.put_u16(withdrawn_len);
-        self.withdrawn.iter().for_each(|n| n.put(out));
+        nlri::put_all(&self.withdrawn, out);
 
         let length_at = out.len();
         out.put_u16(0);
@@ -133,7 +133,7 @@ impl Update {
         let attribute_len = length_field(attribute_len, "path attributes")?;
         out[length_at..length_at + LENGTH_FIELD_LEN].copy_from_slice(&attribute_len.to_be_bytes());
 
-        self.announced.iter().for_each(|n| n.put(out));
+        nlri::put_all(&self.announced, out);
         Ok(())
     }
 
