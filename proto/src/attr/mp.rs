@@ -228,13 +228,7 @@ impl MpReach {
                 next_hop,
                 announced,
             } => {
-                if matches!(next_hop, NextHop::Ipv6(_))
-                    && !params.extended_next_hop.contains(family)
-                {
-                    return Err(EncodeError::ParamsMismatch {
-                        what: "IPv6 next hop for IPv4 NLRI without extended next hop (RFC 8950)",
-                    });
-                }
+                check_ipv4_next_hop(next_hop, params)?;
                 nlri::check_path_ids(announced, params.sends_path_id(family))
             }
             MpReach::Ipv6Unicast { announced, .. } => {
@@ -262,6 +256,21 @@ impl MpReach {
             }
         }
     }
+}
+
+/// RFC 8950 §3: IPv4 NLRI take an IPv6 next hop only once extended next hop is negotiated.
+pub(crate) fn check_ipv4_next_hop(
+    next_hop: &NextHop,
+    params: &SessionParams,
+) -> Result<(), EncodeError> {
+    if matches!(next_hop, NextHop::Ipv6(_))
+        && !params.extended_next_hop.contains(AfiSafi::Ipv4Unicast)
+    {
+        return Err(EncodeError::ParamsMismatch {
+            what: "IPv6 next hop for IPv4 NLRI without extended next hop (RFC 8950)",
+        });
+    }
+    Ok(())
 }
 
 /// The fixed part of an MP_REACH_NLRI value: family, next hop, reserved octet.

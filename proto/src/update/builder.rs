@@ -12,8 +12,10 @@ use std::ops::Range;
 use bytes::{BufMut, Bytes, BytesMut};
 use ipnet::{Ipv4Net, Ipv6Net};
 
-use crate::attr::mp::{put_reach_head, put_unreach_head, reach_head_len, FAMILY_LEN};
-use crate::attr::{AttrFlags, AttrType, Attributes, Ipv6NextHop, MpReach, NextHop};
+use crate::attr::mp::{
+    check_ipv4_next_hop, put_reach_head, put_unreach_head, reach_head_len, FAMILY_LEN,
+};
+use crate::attr::{AttrFlags, AttrType, Attributes, Ipv6NextHop, NextHop};
 use crate::error::EncodeError;
 use crate::header::{begin_message, finish_message, MessageType, HEADER_LEN};
 use crate::nlri::{self, Nlri, Prefix};
@@ -75,12 +77,7 @@ impl UpdateBuilder {
         match routes {
             Announce::Ipv4(nlri) => self.announce_classic(&encoded, nlri),
             Announce::Ipv4Mp { next_hop, nlri } => {
-                // Validates the next hop against the session (RFC 8950).
-                let reach = MpReach::Ipv4Unicast {
-                    next_hop,
-                    announced: Vec::new(),
-                };
-                reach.check(&self.params)?;
+                check_ipv4_next_hop(&next_hop, &self.params)?;
                 self.announce_mp(&encoded, AfiSafi::Ipv4Unicast, next_hop, nlri)
             }
             Announce::Ipv6 { next_hop, nlri } => {
@@ -193,8 +190,11 @@ impl UpdateBuilder {
         mut body: impl FnMut(&mut BytesMut, &mut dyn FnMut(&mut BytesMut)),
     ) -> Result<Vec<Bytes>, EncodeError> {
         let max = self.params.max_message_len();
-        let total: usize = nlri::encoded_len(entries);
-        let mut out = BytesMut::with_capacity(total + total / room.max(1) * (max - room) + max);
+        // Prefix octets, plus the fixed part of each message, plus the scratch room
+        // `nlri::put_all` writes past the last entry.
+        let total = nlri::encoded_len(entries);
+        let messages = total / room + 1;
+        let mut out = BytesMut::with_capacity(total + messages * (max - room) + max);
         let mut ranges: Vec<Range<usize>> = Vec::new();
         let mut next = 0;
         while next < entries.len() {
