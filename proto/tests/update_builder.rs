@@ -157,9 +157,10 @@ fn ipv6_announcements_and_withdrawals() {
     let mut without_next_hop = attributes();
     without_next_hop.next_hop = None;
     let builder = UpdateBuilder::new(&ebgp());
+    // NEXT_HOP is left out of messages whose routes are all in MP_REACH_NLRI (RFC 4760 §3).
     let messages = builder
         .announce(
-            &without_next_hop,
+            &attributes(),
             Announce::Ipv6 {
                 next_hop,
                 nlri: &prefixes,

@@ -65,15 +65,22 @@ impl UpdateBuilder {
         UpdateBuilder { params: *params }
     }
 
-    /// Messages announcing `routes` with `attributes` (whose `next_hop` is used for
-    /// [`Announce::Ipv4`] only). No routes, no messages.
+    /// Messages announcing `routes` with `attributes`. Their NEXT_HOP is sent with
+    /// [`Announce::Ipv4`] only; the MP_REACH_NLRI forms carry their own next hop. No routes,
+    /// no messages.
     pub fn announce(
         &self,
         attributes: &Attributes,
         routes: Announce<'_>,
     ) -> Result<Vec<Bytes>, EncodeError> {
+        // RFC 4760 §3: an UPDATE whose only NLRI are in MP_REACH_NLRI should not carry
+        // NEXT_HOP, so it is left out of those.
+        let skip = match routes {
+            Announce::Ipv4(_) => None,
+            Announce::Ipv4Mp { .. } | Announce::Ipv6 { .. } => Some(AttrType::NEXT_HOP),
+        };
         let mut encoded = BytesMut::new();
-        attributes.encode(&self.params, &mut encoded)?;
+        attributes.encode_except(&self.params, &mut encoded, skip)?;
         match routes {
             Announce::Ipv4(nlri) => self.announce_classic(&encoded, nlri),
             Announce::Ipv4Mp { next_hop, nlri } => {
