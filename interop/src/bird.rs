@@ -161,14 +161,11 @@ impl BgpPeer for Bird {
         self.birdc(&["enable", &protocol_name(neighbor)]).map(drop)
     }
 
-    fn refresh_in(&mut self, neighbor: IpAddr, family: AfiSafi) -> Result<()> {
-        self.birdc(&[
-            "reload",
-            "in",
-            &protocol_name(neighbor),
-            channel_name(family),
-        ])
-        .map(drop)
+    /// BIRD 2.0 reloads all channels of the protocol (its `reload in` takes no channel), so
+    /// `family` is not used.
+    fn refresh_in(&mut self, neighbor: IpAddr, _family: AfiSafi) -> Result<()> {
+        self.birdc(&["reload", "in", &protocol_name(neighbor)])
+            .map(drop)
     }
 }
 

@@ -114,9 +114,13 @@ impl GoBgp {
             gobgp.process.ensure_running()?;
             Ok(gobgp.cli(&["global", "-j"]).ok().map(drop))
         })?;
+        // The injected routes are part of the configuration: keep the commands beside it.
+        let mut injected = String::new();
         for route in &spec.routes {
             gobgp.add_path(route)?;
+            let _ = writeln!(injected, "gobgp {}", rib_add_args(host, route).join(" "));
         }
+        write_file(&lab.path(&format!("{stem}.routes")), &injected)?;
         Ok(gobgp)
     }
 
@@ -181,9 +185,11 @@ impl BgpPeer for GoBgp {
         Ok(())
     }
 
+    /// Uses the CLI's `shutdown` (deprecated in favour of `disable`): in GoBGP 3.10 only
+    /// `shutdown` passes `--reason` on as the RFC 9003 communication.
     fn shutdown(&mut self, neighbor: IpAddr, message: &str) -> Result<()> {
         let address = neighbor.to_string();
-        self.cli(&["neighbor", &address, "disable", "--reason", message])
+        self.cli(&["neighbor", &address, "shutdown", "--reason", message])
             .map(drop)
     }
 
@@ -192,6 +198,8 @@ impl BgpPeer for GoBgp {
         self.cli(&["neighbor", &address, "enable"]).map(drop)
     }
 
+    /// `gobgp neighbor X softresetin`: GoBGP 3.10 re-applies its import policy to the
+    /// Adj-RIB-In and sends no ROUTE-REFRESH on the wire (seen in the golden captures).
     fn refresh_in(&mut self, neighbor: IpAddr, family: AfiSafi) -> Result<()> {
         let address = neighbor.to_string();
         self.cli(&[

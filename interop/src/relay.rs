@@ -1,6 +1,7 @@
-//! A recording TCP relay for one BGP session: it listens inside a lab namespace, accepts one
+//! A recording TCP relay for one BGP session: it listens inside a lab namespace, accepts a
 //! connection, connects onwards to the real peer from the same namespace, copies bytes both
-//! ways unchanged and appends each direction to its own file. Both peers see an ordinary
+//! ways unchanged and writes each direction to its own file. A later connection (a retry
+//! after a failed attempt) replaces the recording, so the files always hold one session. Both peers see an ordinary
 //! neighbor at the relay's address (the accepting side must be configured passive, so that
 //! only one TCP connection is ever made). TCP MD5 cannot pass a relay.
 
@@ -43,7 +44,7 @@ pub struct Relay {
 
 impl Relay {
     /// Starts listening on `listen` in `host`'s namespace; returns once the socket is bound.
-    /// The relay serves one connection and gives up after `lifetime` in any case.
+    /// The relay serves connections one at a time until stopped, or for `lifetime` at most.
     pub fn start(
         host: &Host,
         listen: SocketAddr,
@@ -94,7 +95,7 @@ impl Relay {
         self.listen
     }
 
-    /// Stops copying, closes both connections and returns the byte counts.
+    /// Stops copying, closes both connections and returns the byte counts of the last one.
     pub fn stop(mut self) -> Result<RelayStats> {
         self.finish()
     }
@@ -155,9 +156,10 @@ fn serve(
     stop: &AtomicBool,
     deadline: Instant,
 ) -> Result<RelayStats> {
+    let mut stats = RelayStats::default();
     loop {
         if stop.load(Ordering::Relaxed) || Instant::now() >= deadline {
-            return Ok(RelayStats::default());
+            return Ok(stats);
         }
         let accepted = match listener.accept() {
             Ok((stream, _)) => stream,
@@ -176,14 +178,21 @@ fn serve(
             drop(accepted);
             continue;
         };
-        return relay(accepted, onward, logs, stop, deadline);
+        // A new connection replaces an earlier one that failed (a daemon may reset its first
+        // attempt, e.g. FRR before zebra has told bgpd its addresses): the logs keep only the
+        // latest connection, so each holds exactly one session.
+        for log in [&logs.0, &logs.1] {
+            log.set_len(0)
+                .map_err(|e| LabError::io("truncate relay log", e))?;
+        }
+        stats = relay(accepted, onward, (&logs.0, &logs.1), stop, deadline)?;
     }
 }
 
 fn relay(
     accepted: TcpStream,
     onward: TcpStream,
-    (forward_log, backward_log): (File, File),
+    (forward_log, backward_log): (&File, &File),
     stop: &AtomicBool,
     deadline: Instant,
 ) -> Result<RelayStats> {
@@ -207,7 +216,7 @@ fn relay(
 fn copy(
     mut from: TcpStream,
     mut to: TcpStream,
-    mut log: File,
+    mut log: &File,
     stop: &AtomicBool,
     deadline: Instant,
 ) -> Result<u64> {

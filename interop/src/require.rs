@@ -4,6 +4,7 @@
 //! without running the lab.
 
 use std::env;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::{bird, etcd, frr, gobgp};
@@ -75,7 +76,9 @@ pub fn lab_available(test: &str, tools: &[Tool]) -> bool {
     if env::var(CI_ENV).is_ok_and(|v| v == "true") {
         panic!("{message} (CI=true: failing instead of skipping)");
     }
-    eprintln!("SKIPPED {message}");
+    // Written to the real stderr, not through `eprintln!`, which the test harness captures
+    // and hides for passing tests: a skip must be visible in every run.
+    let _ = writeln!(std::io::stderr(), "SKIPPED {message}");
     false
 }
 

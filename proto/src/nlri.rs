@@ -15,7 +15,7 @@ use std::fmt::Debug;
 use std::hash::Hash;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 use ipnet::{Ipv4Net, Ipv6Net};
 
 use crate::error::EncodeError;
@@ -34,16 +34,19 @@ pub trait Prefix: Copy + Eq + Ord + Hash + Debug + private::Sealed {
     /// The largest valid prefix length (32 or 128).
     const MAX_LEN: u8;
 
+    /// Octets of the address (4 or 16).
+    const ADDRESS_LEN: usize;
+
     /// The prefix length in bits.
     fn prefix_len(&self) -> u8;
     /// The prefix with host bits cleared.
     fn canonical(&self) -> Self;
-    /// Builds the prefix from its length and its `ceil(len / 8)` significant octets, masking
-    /// host bits. `None` when the length exceeds [`Prefix::MAX_LEN`] or the octet count is
-    /// wrong.
-    fn from_wire(len: u8, octets: &[u8]) -> Option<Self>;
-    /// Appends the `ceil(len / 8)` significant octets.
-    fn put_octets(&self, out: &mut BytesMut);
+    /// Builds the prefix from its length and `available`, the field from the prefix's first
+    /// octet on. Octets beyond `ceil(len / 8)` (the next entries) and host bits are masked
+    /// off. `None` when the length exceeds [`Prefix::MAX_LEN`] or too few octets remain.
+    fn from_wire(len: u8, available: &[u8]) -> Option<Self>;
+    /// Writes the whole address ([`Prefix::ADDRESS_LEN`] octets) at the start of `buf`.
+    fn write_address(&self, buf: &mut [u8]);
 }
 
 mod private {
@@ -60,6 +63,7 @@ fn octets_for(len: u8) -> usize {
 impl Prefix for Ipv4Net {
     const FAMILY: AfiSafi = AfiSafi::Ipv4Unicast;
     const MAX_LEN: u8 = 32;
+    const ADDRESS_LEN: usize = 4;
 
     fn prefix_len(&self) -> u8 {
         Ipv4Net::prefix_len(self)
@@ -69,25 +73,21 @@ impl Prefix for Ipv4Net {
         self.trunc()
     }
 
-    fn from_wire(len: u8, octets: &[u8]) -> Option<Self> {
-        let mut buf = [0u8; 4];
-        buf.get_mut(..octets.len())?.copy_from_slice(octets);
-        let mask = u32::MAX
-            .checked_shl(u32::from(Self::MAX_LEN.checked_sub(len)?))
-            .unwrap_or(0);
-        let address = Ipv4Addr::from(u32::from_be_bytes(buf) & mask);
-        Ipv4Net::new(address, len).ok()
+    fn from_wire(len: u8, available: &[u8]) -> Option<Self> {
+        let (bits, mask) = leading_bits::<4>(len, Self::MAX_LEN, available)?;
+        let address = u32::from_be_bytes(bits) & u32::MAX.checked_shl(mask).unwrap_or(0);
+        Ipv4Net::new(Ipv4Addr::from(address), len).ok()
     }
 
-    fn put_octets(&self, out: &mut BytesMut) {
-        let octets = self.addr().octets();
-        out.put_slice(&octets[..octets_for(self.prefix_len())]);
+    fn write_address(&self, buf: &mut [u8]) {
+        buf[..Self::ADDRESS_LEN].copy_from_slice(&self.addr().octets());
     }
 }
 
 impl Prefix for Ipv6Net {
     const FAMILY: AfiSafi = AfiSafi::Ipv6Unicast;
     const MAX_LEN: u8 = 128;
+    const ADDRESS_LEN: usize = 16;
 
     fn prefix_len(&self) -> u8 {
         Ipv6Net::prefix_len(self)
@@ -97,20 +97,34 @@ impl Prefix for Ipv6Net {
         self.trunc()
     }
 
-    fn from_wire(len: u8, octets: &[u8]) -> Option<Self> {
-        let mut buf = [0u8; 16];
-        buf.get_mut(..octets.len())?.copy_from_slice(octets);
-        let mask = u128::MAX
-            .checked_shl(u32::from(Self::MAX_LEN.checked_sub(len)?))
-            .unwrap_or(0);
-        let address = Ipv6Addr::from(u128::from_be_bytes(buf) & mask);
-        Ipv6Net::new(address, len).ok()
+    fn from_wire(len: u8, available: &[u8]) -> Option<Self> {
+        let (bits, mask) = leading_bits::<16>(len, Self::MAX_LEN, available)?;
+        let address = u128::from_be_bytes(bits) & u128::MAX.checked_shl(mask).unwrap_or(0);
+        Ipv6Net::new(Ipv6Addr::from(address), len).ok()
     }
 
-    fn put_octets(&self, out: &mut BytesMut) {
-        let octets = self.addr().octets();
-        out.put_slice(&octets[..octets_for(self.prefix_len())]);
+    fn write_address(&self, buf: &mut [u8]) {
+        buf[..Self::ADDRESS_LEN].copy_from_slice(&self.addr().octets());
     }
+}
+
+/// The first `N` octets of `available` (zero-padded when fewer remain) and the number of host
+/// bits to clear, after checking `len` against `max_len` and the octets it needs.
+fn leading_bits<const N: usize>(len: u8, max_len: u8, available: &[u8]) -> Option<([u8; N], u32)> {
+    let host_bits = max_len.checked_sub(len)?;
+    if available.len() < octets_for(len) {
+        return None;
+    }
+    let bits = match available.first_chunk::<N>() {
+        // The common case: read a whole address, mask later.
+        Some(bits) => *bits,
+        None => {
+            let mut bits = [0u8; N];
+            bits[..available.len()].copy_from_slice(available);
+            bits
+        }
+    };
+    Some((bits, u32::from(host_bits)))
 }
 
 /// One NLRI entry: a canonical prefix and, on ADD-PATH sessions, its path identifier.
@@ -150,15 +164,39 @@ impl<P: Prefix> Nlri<P> {
         path_id + LENGTH_LEN + octets_for(self.prefix.prefix_len())
     }
 
-    /// Appends the entry. The caller has checked the path identifier against the session
-    /// (see [`check_path_ids`]).
-    pub(crate) fn put(&self, out: &mut BytesMut) {
+    /// Writes the entry at the start of `buf` and returns its encoded length. The whole
+    /// address is written, so `buf` needs [`MAX_ENTRY_WRITE`] octets; the octets past the
+    /// encoded length are scratch. The caller has checked the path identifier against the
+    /// session (see [`check_path_ids`]).
+    fn write(&self, buf: &mut [u8]) -> usize {
+        let mut position = 0;
         if let Some(PathId(id)) = self.path_id {
-            out.put_u32(id);
+            buf[..PATH_ID_LEN].copy_from_slice(&id.to_be_bytes());
+            position = PATH_ID_LEN;
         }
-        out.put_u8(self.prefix.prefix_len());
-        self.prefix.put_octets(out);
+        let length = self.prefix.prefix_len();
+        buf[position] = length;
+        self.prefix.write_address(&mut buf[position + LENGTH_LEN..]);
+        position + LENGTH_LEN + octets_for(length)
     }
+}
+
+/// The most octets [`Nlri::write`] touches: path identifier, length, a whole IPv6 address.
+const MAX_ENTRY_WRITE: usize = PATH_ID_LEN + LENGTH_LEN + 16;
+
+/// Appends `entries` (path identifiers already checked against the session). The buffer is
+/// grown once and every entry written in place with its whole address, which is faster than
+/// appending a variable number of octets per prefix.
+pub(crate) fn put_all<P: Prefix>(entries: &[Nlri<P>], out: &mut BytesMut) {
+    let total = encoded_len(entries);
+    let start = out.len();
+    out.resize(start + total + MAX_ENTRY_WRITE, 0);
+    let mut position = start;
+    for entry in entries {
+        // `resize` left MAX_ENTRY_WRITE octets beyond the last entry.
+        position += entry.write(&mut out[position..]);
+    }
+    out.truncate(start + total);
 }
 
 /// A Withdrawn Routes / NLRI field (or the NLRI part of MP_(UN)REACH_NLRI) that is not
@@ -240,9 +278,7 @@ pub fn encode_nlri<P: Prefix>(
     out: &mut BytesMut,
 ) -> Result<(), EncodeError> {
     check_path_ids(entries, add_path)?;
-    for entry in entries {
-        entry.put(out);
-    }
+    put_all(entries, out);
     Ok(())
 }
 

@@ -298,7 +298,18 @@ impl AsPath {
                 segments.push(segment.clone());
             }
         }
-        segments.extend(as4_path.segments.iter().cloned());
+        let mut as4_segments = as4_path.segments.iter().cloned();
+        // A sequence cut from AS_PATH continues in AS4_PATH's leading sequence: one segment,
+        // as a 4-octet speaker would have received it.
+        if let (Some(last), Some(first)) = (segments.last_mut(), as4_path.segments.first()) {
+            let both_sequences =
+                last.kind == SegmentType::AsSequence && first.kind == SegmentType::AsSequence;
+            if both_sequences && last.asns.len() + first.asns.len() <= MAX_SEGMENT_LEN {
+                last.asns.extend_from_slice(&first.asns);
+                as4_segments.next();
+            }
+        }
+        segments.extend(as4_segments);
         Some(AsPath { segments })
     }
 }
@@ -396,11 +407,7 @@ mod tests {
         let as4 = AsPath::new(vec![seq(&[70000, 80000])]);
         assert_eq!(
             as_path.merged_with_as4(&as4),
-            Some(AsPath::new(vec![
-                confed(&[1]),
-                seq(&[100]),
-                seq(&[70000, 80000])
-            ]))
+            Some(AsPath::new(vec![confed(&[1]), seq(&[100, 70000, 80000])]))
         );
         // Same length: only the leading confederation segment is kept from AS_PATH.
         let as_path = AsPath::new(vec![confed(&[1]), seq(&[trans, trans])]);

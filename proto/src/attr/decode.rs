@@ -190,7 +190,9 @@ impl AttrDecoder<'_> {
         }
         match (row.decode)(self, value) {
             Ok(()) => {
-                if flags.contains(AttrFlags::PARTIAL) {
+                // RFC 4271 §5: Partial is only meaningful on optional transitive attributes.
+                let transitive = row.flags.contains(AttrFlags::OPTIONAL_TRANSITIVE);
+                if transitive && flags.contains(AttrFlags::PARTIAL) {
                     self.attributes.partial.insert(code);
                 }
                 Ok(())

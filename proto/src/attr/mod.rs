@@ -323,12 +323,22 @@ impl Attributes {
     /// Appends every present attribute in type code order (RFC 4271 §5 asks senders to order
     /// them), unrecognized ones interleaved by their code.
     pub fn encode(&self, params: &SessionParams, out: &mut BytesMut) -> Result<(), EncodeError> {
+        self.encode_except(params, out, None)
+    }
+
+    /// [`Attributes::encode`] leaving out the attribute `skip`.
+    pub(crate) fn encode_except(
+        &self,
+        params: &SessionParams,
+        out: &mut BytesMut,
+        skip: Option<AttrType>,
+    ) -> Result<(), EncodeError> {
         let mut unknown = self.unknown.iter().peekable();
         for row in table::TABLE {
             while let Some(raw) = unknown.next_if(|raw| raw.type_code < row.code) {
                 raw.put(out);
             }
-            if let Some(encode) = row.encode {
+            if let Some(encode) = row.encode.filter(|_| skip != Some(row.code)) {
                 encode(self, params, out)?;
             }
         }

@@ -228,13 +228,7 @@ impl MpReach {
                 next_hop,
                 announced,
             } => {
-                if matches!(next_hop, NextHop::Ipv6(_))
-                    && !params.extended_next_hop.contains(family)
-                {
-                    return Err(EncodeError::ParamsMismatch {
-                        what: "IPv6 next hop for IPv4 NLRI without extended next hop (RFC 8950)",
-                    });
-                }
+                check_ipv4_next_hop(next_hop, params)?;
                 nlri::check_path_ids(announced, params.sends_path_id(family))
             }
             MpReach::Ipv6Unicast { announced, .. } => {
@@ -251,17 +245,32 @@ impl MpReach {
                 announced,
             } => {
                 put_reach_head(AfiSafi::Ipv4Unicast, *next_hop, out);
-                announced.iter().for_each(|n| n.put(out));
+                nlri::put_all(announced, out);
             }
             MpReach::Ipv6Unicast {
                 next_hop,
                 announced,
             } => {
                 put_reach_head(AfiSafi::Ipv6Unicast, NextHop::Ipv6(*next_hop), out);
-                announced.iter().for_each(|n| n.put(out));
+                nlri::put_all(announced, out);
             }
         }
     }
+}
+
+/// RFC 8950 §3: IPv4 NLRI take an IPv6 next hop only once extended next hop is negotiated.
+pub(crate) fn check_ipv4_next_hop(
+    next_hop: &NextHop,
+    params: &SessionParams,
+) -> Result<(), EncodeError> {
+    if matches!(next_hop, NextHop::Ipv6(_))
+        && !params.extended_next_hop.contains(AfiSafi::Ipv4Unicast)
+    {
+        return Err(EncodeError::ParamsMismatch {
+            what: "IPv6 next hop for IPv4 NLRI without extended next hop (RFC 8950)",
+        });
+    }
+    Ok(())
 }
 
 /// The fixed part of an MP_REACH_NLRI value: family, next hop, reserved octet.
@@ -339,8 +348,8 @@ impl MpUnreach {
     pub(crate) fn put_value(&self, out: &mut BytesMut) {
         put_family(self.family(), out);
         match self {
-            MpUnreach::Ipv4Unicast { withdrawn } => withdrawn.iter().for_each(|n| n.put(out)),
-            MpUnreach::Ipv6Unicast { withdrawn } => withdrawn.iter().for_each(|n| n.put(out)),
+            MpUnreach::Ipv4Unicast { withdrawn } => nlri::put_all(withdrawn, out),
+            MpUnreach::Ipv6Unicast { withdrawn } => nlri::put_all(withdrawn, out),
         }
     }
 }

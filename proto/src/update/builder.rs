@@ -12,8 +12,10 @@ use std::ops::Range;
 use bytes::{BufMut, Bytes, BytesMut};
 use ipnet::{Ipv4Net, Ipv6Net};
 
-use crate::attr::mp::{put_reach_head, put_unreach_head, reach_head_len, FAMILY_LEN};
-use crate::attr::{AttrFlags, AttrType, Attributes, Ipv6NextHop, MpReach, NextHop};
+use crate::attr::mp::{
+    check_ipv4_next_hop, put_reach_head, put_unreach_head, reach_head_len, FAMILY_LEN,
+};
+use crate::attr::{AttrFlags, AttrType, Attributes, Ipv6NextHop, NextHop};
 use crate::error::EncodeError;
 use crate::header::{begin_message, finish_message, MessageType, HEADER_LEN};
 use crate::nlri::{self, Nlri, Prefix};
@@ -63,24 +65,26 @@ impl UpdateBuilder {
         UpdateBuilder { params: *params }
     }
 
-    /// Messages announcing `routes` with `attributes` (whose `next_hop` is used for
-    /// [`Announce::Ipv4`] only). No routes, no messages.
+    /// Messages announcing `routes` with `attributes`. Their NEXT_HOP is sent with
+    /// [`Announce::Ipv4`] only; the MP_REACH_NLRI forms carry their own next hop. No routes,
+    /// no messages.
     pub fn announce(
         &self,
         attributes: &Attributes,
         routes: Announce<'_>,
     ) -> Result<Vec<Bytes>, EncodeError> {
+        // RFC 4760 §3: an UPDATE whose only NLRI are in MP_REACH_NLRI should not carry
+        // NEXT_HOP, so it is left out of those.
+        let skip = match routes {
+            Announce::Ipv4(_) => None,
+            Announce::Ipv4Mp { .. } | Announce::Ipv6 { .. } => Some(AttrType::NEXT_HOP),
+        };
         let mut encoded = BytesMut::new();
-        attributes.encode(&self.params, &mut encoded)?;
+        attributes.encode_except(&self.params, &mut encoded, skip)?;
         match routes {
             Announce::Ipv4(nlri) => self.announce_classic(&encoded, nlri),
             Announce::Ipv4Mp { next_hop, nlri } => {
-                // Validates the next hop against the session (RFC 8950).
-                let reach = MpReach::Ipv4Unicast {
-                    next_hop,
-                    announced: Vec::new(),
-                };
-                reach.check(&self.params)?;
+                check_ipv4_next_hop(&next_hop, &self.params)?;
                 self.announce_mp(&encoded, AfiSafi::Ipv4Unicast, next_hop, nlri)
             }
             Announce::Ipv6 { next_hop, nlri } => {
@@ -193,8 +197,11 @@ impl UpdateBuilder {
         mut body: impl FnMut(&mut BytesMut, &mut dyn FnMut(&mut BytesMut)),
     ) -> Result<Vec<Bytes>, EncodeError> {
         let max = self.params.max_message_len();
-        let total: usize = nlri::encoded_len(entries);
-        let mut out = BytesMut::with_capacity(total + total / room.max(1) * (max - room) + max);
+        // Prefix octets, plus the fixed part of each message, plus the scratch room
+        // `nlri::put_all` writes past the last entry.
+        let total = nlri::encoded_len(entries);
+        let messages = total / room + 1;
+        let mut out = BytesMut::with_capacity(total + messages * (max - room) + max);
         let mut ranges: Vec<Range<usize>> = Vec::new();
         let mut next = 0;
         while next < entries.len() {
@@ -216,18 +223,19 @@ impl UpdateBuilder {
 
 /// Appends entries from `entries[next..]` while they fit in `room` octets; returns the index
 /// of the first entry not written.
-fn fill<P: Prefix>(entries: &[Nlri<P>], mut next: usize, room: usize, out: &mut BytesMut) -> usize {
+fn fill<P: Prefix>(entries: &[Nlri<P>], next: usize, room: usize, out: &mut BytesMut) -> usize {
     let mut left = room;
-    while let Some(entry) = entries.get(next) {
+    let mut end = next;
+    while let Some(entry) = entries.get(end) {
         let length = entry.encoded_len();
         if length > left {
             break;
         }
-        entry.put(out);
         left -= length;
-        next += 1;
+        end += 1;
     }
-    next
+    nlri::put_all(&entries[next..end], out);
+    end
 }
 
 /// An optional non-transitive attribute header with a 2-octet length to be patched.

@@ -2,10 +2,13 @@
 //! (RFC 4724 §2).
 //!
 //! ```text
-//! +-----------------------------+-------------------+--------------------------------+------+
-//! | withdrawn routes length (2) | withdrawn routes  | total path attribute length (2) | path |
-//! |                             | (IPv4 NLRI)       |                                 | attrs| NLRI
-//! +-----------------------------+-------------------+--------------------------------+------+
+//! +------------------------------------------+
+//! | Withdrawn Routes Length (2)              |
+//! | Withdrawn Routes (IPv4 NLRI, variable)   |
+//! | Total Path Attribute Length (2)          |
+//! | Path Attributes (variable)               |
+//! | Network Layer Reachability Information   |
+//! +------------------------------------------+
 //! ```
 //!
 //! [`Update::decode`] returns the well-formed parts and, in [`Update::errors`], every
@@ -40,8 +43,9 @@ const LENGTH_FIELD_LEN: usize = 2;
 ///
 /// An UPDATE the encoder produces decodes to an equal value when it is well formed: NLRI come
 /// with ORIGIN and AS_PATH (and NEXT_HOP for the NLRI field), path identifiers match ADD-PATH,
-/// LOCAL_PREF / ORIGINATOR_ID / CLUSTER_LIST are not sent to external peers, and `errors` is
-/// empty. The encoder writes any combination of fields it is given; the [`UpdateBuilder`]
+/// LOCAL_PREF / ORIGINATOR_ID / CLUSTER_LIST and confederation segments are not sent to
+/// external peers, no AS number is 0 (RFC 7607), on 2-octet-AS sessions confederation
+/// segments lead the path and hold 2-octet AS numbers (RFC 6793 §6), and `errors` is empty. The encoder writes any combination of fields it is given; the [`UpdateBuilder`]
 /// keeps to one kind per message as RFC 7606 §5.1 asks of senders.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Update {
@@ -114,7 +118,7 @@ impl Update {
 
         let withdrawn_len = length_field(nlri::encoded_len(&self.withdrawn), "withdrawn routes")?;
         out.put_u16(withdrawn_len);
-        self.withdrawn.iter().for_each(|n| n.put(out));
+        nlri::put_all(&self.withdrawn, out);
 
         let length_at = out.len();
         out.put_u16(0);
@@ -133,7 +137,7 @@ impl Update {
         let attribute_len = length_field(attribute_len, "path attributes")?;
         out[length_at..length_at + LENGTH_FIELD_LEN].copy_from_slice(&attribute_len.to_be_bytes());
 
-        self.announced.iter().for_each(|n| n.put(out));
+        nlri::put_all(&self.announced, out);
         Ok(())
     }
 

@@ -30,7 +30,7 @@ pub enum Action {
 }
 
 /// What was wrong. The section named is where RFC 7606 (or the RFC cited) assigns the outcome.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Reason {
     /// §4: an attribute header or value overruns the path attribute field; the attributes after
     /// it cannot be located.
