@@ -68,15 +68,28 @@ impl Starling {
         Starling::start_with(lab, host, spec, &StarlingOptions::default())
     }
 
-    pub fn start_with(lab: &Lab, host: &Host, spec: &RouterSpec, options: &StarlingOptions) -> Result<Starling> {
+    pub fn start_with(
+        lab: &Lab,
+        host: &Host,
+        spec: &RouterSpec,
+        options: &StarlingOptions,
+    ) -> Result<Starling> {
         let stem = format!("starling-{}", host.name);
         let config = lab.path(&format!("{stem}.toml"));
         let socket = lab.path(&format!("{stem}.ctl"));
-        write_file(&config, &render_config(host, spec, options, &socket, lab.dir()))?;
+        write_file(
+            &config,
+            &render_config(host, spec, options, &socket, lab.dir()),
+        )?;
         let bgpd = binary("bgpd")?;
         let argv = [path_str(&bgpd)?, "--config", path_str(&config)?];
         let process = lab.spawn(host, &stem, &argv)?;
-        let mut starling = Starling { host: host.clone(), config, socket, process };
+        let mut starling = Starling {
+            host: host.clone(),
+            config,
+            socket,
+            process,
+        };
         let what = format!("bgpd on {} to answer", starling.host.name);
         wait_until(&what, STARTUP_TIMEOUT, DEFAULT_INTERVAL, || {
             starling.process.ensure_running()?;
@@ -95,7 +108,10 @@ impl Starling {
 
     pub fn neighbors(&self) -> Result<Vec<NeighborStatus>> {
         let text = self.bgpctl(&["show", "neighbors"])?;
-        serde_json::from_str(&text).map_err(|e| LabError::Parse { what: "bgpctl show neighbors".into(), detail: format!("{e}: {text}") })
+        serde_json::from_str(&text).map_err(|e| LabError::Parse {
+            what: "bgpctl show neighbors".into(),
+            detail: format!("{e}: {text}"),
+        })
     }
 
     /// The neighbor configured with this address.
@@ -104,13 +120,20 @@ impl Starling {
         self.neighbors()?
             .into_iter()
             .find(|n| n.address == wanted)
-            .ok_or_else(|| LabError::Invalid(format!("bgpd on {} has no neighbor {address}", self.host.name)))
+            .ok_or_else(|| {
+                LabError::Invalid(format!(
+                    "bgpd on {} has no neighbor {address}",
+                    self.host.name
+                ))
+            })
     }
 
     pub fn session_state(&self, neighbor: IpAddr) -> Result<SessionState> {
         let status = self.neighbor(neighbor)?;
-        SessionState::from_rfc_name(&status.state)
-            .ok_or_else(|| LabError::Parse { what: "neighbor state".into(), detail: status.state })
+        SessionState::from_rfc_name(&status.state).ok_or_else(|| LabError::Parse {
+            what: "neighbor state".into(),
+            detail: status.state,
+        })
     }
 
     pub fn wait_established(&self, neighbor: IpAddr, timeout: Duration) -> Result<NeighborStatus> {
@@ -120,14 +143,25 @@ impl Starling {
             Ok(if status.state == "Established" {
                 Observed::Ready(status)
             } else {
-                Observed::Pending(format!("state {} (last error {:?})", status.state, status.last_error))
+                Observed::Pending(format!(
+                    "state {} (last error {:?})",
+                    status.state, status.last_error
+                ))
             })
         })
     }
 
     /// Rewrites the configuration file for `spec` and sends SIGHUP.
-    pub fn reconfigure(&self, lab: &Lab, spec: &RouterSpec, options: &StarlingOptions) -> Result<()> {
-        write_file(&self.config, &render_config(&self.host, spec, options, &self.socket, lab.dir()))?;
+    pub fn reconfigure(
+        &self,
+        lab: &Lab,
+        spec: &RouterSpec,
+        options: &StarlingOptions,
+    ) -> Result<()> {
+        write_file(
+            &self.config,
+            &render_config(&self.host, spec, options, &self.socket, lab.dir()),
+        )?;
         self.process.signal(libc::SIGHUP);
         Ok(())
     }
@@ -157,12 +191,22 @@ impl Starling {
 }
 
 /// The bgpd TOML for `spec`: listening on the host's LAN addresses, JSON logs, lab timers.
-fn render_config(host: &Host, spec: &RouterSpec, options: &StarlingOptions, socket: &Path, dir: &Path) -> String {
+fn render_config(
+    host: &Host,
+    spec: &RouterSpec,
+    options: &StarlingOptions,
+    socket: &Path,
+    dir: &Path,
+) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "[global]");
     let _ = writeln!(out, "asn = {}", spec.asn.0);
     let _ = writeln!(out, "router_id = \"{}\"", spec.router_id);
-    let _ = writeln!(out, "listen = [\"{}:179\", \"[{}]:179\"]", host.ipv4, host.ipv6);
+    let _ = writeln!(
+        out,
+        "listen = [\"{}:179\", \"[{}]:179\"]",
+        host.ipv4, host.ipv6
+    );
     if let Some(cluster_id) = spec.cluster_id {
         let _ = writeln!(out, "cluster_id = \"{cluster_id}\"");
     }
@@ -186,7 +230,11 @@ fn render_neighbor(out: &mut String, neighbor: &NeighborSpec, options: &Starling
     let _ = writeln!(out, "passive = {}", neighbor.passive);
     let _ = writeln!(out, "hold_time = {}", neighbor.hold_time.0);
     let _ = writeln!(out, "connect_retry = {CONNECT_RETRY_S}");
-    let families: Vec<String> = neighbor.effective_families().iter().map(|f| format!("\"{}\"", f.name())).collect();
+    let families: Vec<String> = neighbor
+        .effective_families()
+        .iter()
+        .map(|f| format!("\"{}\"", f.name()))
+        .collect();
     let _ = writeln!(out, "families = [{}]", families.join(", "));
     if neighbor.rr_client {
         let _ = writeln!(out, "rr_client = true");
@@ -197,7 +245,11 @@ fn render_neighbor(out: &mut String, neighbor: &NeighborSpec, options: &Starling
     if let Some(password) = &neighbor.password {
         let _ = writeln!(out, "password = \"{password}\"");
     }
-    if let Some((_, hops)) = options.ttl_security.iter().find(|(a, _)| *a == neighbor.address) {
+    if let Some((_, hops)) = options
+        .ttl_security
+        .iter()
+        .find(|(a, _)| *a == neighbor.address)
+    {
         let _ = writeln!(out, "ttl_security = {hops}");
     }
     let add_path = match neighbor.add_path {
@@ -214,12 +266,18 @@ fn render_neighbor(out: &mut String, neighbor: &NeighborSpec, options: &Starling
 /// The path of a workspace binary, built on first use.
 pub fn binary(name: &str) -> Result<PathBuf> {
     static BUILT: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
-    let dir = BUILT.get_or_init(build_binaries).clone().map_err(LabError::Invalid)?;
+    let dir = BUILT
+        .get_or_init(build_binaries)
+        .clone()
+        .map_err(LabError::Invalid)?;
     let path = dir.join(name);
     if path.is_file() {
         Ok(path)
     } else {
-        Err(LabError::Invalid(format!("{} was not built", path.display())))
+        Err(LabError::Invalid(format!(
+            "{} was not built",
+            path.display()
+        )))
     }
 }
 
@@ -228,8 +286,12 @@ fn build_binaries() -> std::result::Result<PathBuf, String> {
     if let Some(dir) = std::env::var_os("STARLING_BIN_DIR") {
         return Ok(PathBuf::from(dir));
     }
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().ok_or("no workspace directory")?.to_path_buf();
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace.join("target"), PathBuf::from);
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .ok_or("no workspace directory")?
+        .to_path_buf();
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace.join("target"), PathBuf::from);
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
         .args(["build", "--quiet", "-p", "bgpd", "--bins"])
@@ -247,5 +309,6 @@ fn write_file(path: &Path, text: &str) -> Result<()> {
 }
 
 fn path_str(path: &Path) -> Result<&str> {
-    path.to_str().ok_or_else(|| LabError::Invalid(format!("path {path:?} is not UTF-8")))
+    path.to_str()
+        .ok_or_else(|| LabError::Invalid(format!("path {path:?} is not UTF-8")))
 }
