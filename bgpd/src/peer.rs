@@ -513,7 +513,7 @@ impl PeerTask {
                 }
                 Action::StateChanged { from, to, reason } => {
                     info!(peer = %self.settings.name, from = %from, to = %to, %reason, "state change");
-                    if is_error(&reason) {
+                    if is_error(from, &reason) {
                         self.note_error(reason.to_string());
                     }
                     self.status.send_modify(|status| status.state = to);
@@ -640,15 +640,17 @@ fn close_connection(connection: Connection) {
     });
 }
 
-fn is_error(reason: &Reason) -> bool {
-    matches!(
-        reason,
+/// Whether a state change reports an error worth showing as the neighbor's last error. A
+/// failed connect attempt is recorded with the operating system's reason where it happens.
+fn is_error(from: State, reason: &Reason) -> bool {
+    match reason {
         Reason::HoldTimerExpired
-            | Reason::SendHoldTimerExpired
-            | Reason::ErrorSent(_)
-            | Reason::NotificationReceived(_)
-            | Reason::TcpFailed
-    )
+        | Reason::SendHoldTimerExpired
+        | Reason::ErrorSent(_)
+        | Reason::NotificationReceived(_) => true,
+        Reason::TcpFailed => from >= State::OpenSent,
+        _ => false,
+    }
 }
 
 /// Sends a NOTIFICATION on a connection the session refused, then closes it.

@@ -106,6 +106,14 @@ impl Starling {
         crate::command::run(path_str(&bgpctl)?, &argv)
     }
 
+    /// Runs `bgpctl ARGS` (human output, as an operator sees it).
+    pub fn bgpctl_text(&self, args: &[&str]) -> Result<String> {
+        let bgpctl = binary("bgpctl")?;
+        let mut argv = vec!["--socket", path_str(&self.socket)?];
+        argv.extend_from_slice(args);
+        crate::command::run(path_str(&bgpctl)?, &argv)
+    }
+
     pub fn neighbors(&self) -> Result<Vec<NeighborStatus>> {
         let text = self.bgpctl(&["show", "neighbors"])?;
         serde_json::from_str(&text).map_err(|e| LabError::Parse {
