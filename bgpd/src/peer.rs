@@ -38,6 +38,9 @@ const WRITE_QUEUE: usize = 256;
 const WRITE_BLOCKED_AFTER: Duration = Duration::from_secs(1);
 /// How long a closing connection may take to flush its last messages (a NOTIFICATION).
 const CLOSE_FLUSH: Duration = Duration::from_secs(2);
+/// How often a neighbor with a TCP MD5 key that is not Established looks at the kernel's MD5
+/// failure counters.
+const MD5_CHECK_INTERVAL: Duration = Duration::from_secs(5);
 
 /// What the daemon tells a peer task.
 #[derive(Debug)]
@@ -195,6 +198,7 @@ struct PeerTask {
 impl PeerTask {
     async fn run(mut self) {
         self.input(Input::Start);
+        let mut md5_check = tokio::time::interval(MD5_CHECK_INTERVAL);
         loop {
             let deadline = self
                 .session
@@ -221,6 +225,11 @@ impl PeerTask {
                     }
                 },
                 Some(event) = self.events.recv() => self.event(event),
+                _ = md5_check.tick(), if self.settings.transport.md5_key.is_some() => {
+                    if self.session.state() != State::Established {
+                        self.check_md5_failures();
+                    }
+                }
                 () = sleep => {
                     let actions = self.session.handle_timeout(Instant::now());
                     self.apply(actions);
@@ -504,7 +513,7 @@ impl PeerTask {
                 }
                 Action::StateChanged { from, to, reason } => {
                     info!(peer = %self.settings.name, from = %from, to = %to, %reason, "state change");
-                    if is_error(&reason) {
+                    if is_error(from, &reason) {
                         self.note_error(reason.to_string());
                     }
                     self.status.send_modify(|status| status.state = to);
@@ -522,7 +531,6 @@ impl PeerTask {
         if let Some((_, task)) = self.connect.take() {
             task.abort();
         }
-        self.check_md5_failures();
         self.generation += 1;
         let generation = self.generation;
         let events = self.events_tx.clone();
@@ -536,7 +544,8 @@ impl PeerTask {
     }
 
     /// With TCP MD5 a key mismatch is silent (the kernel drops the segments); the kernel's
-    /// failure counters are the only witness, so a rise between attempts is reported.
+    /// failure counters (per network namespace) are the only witness, so a rise while this
+    /// neighbor is not Established is reported.
     fn check_md5_failures(&mut self) {
         if self.settings.transport.md5_key.is_none() {
             return;
@@ -631,15 +640,17 @@ fn close_connection(connection: Connection) {
     });
 }
 
-fn is_error(reason: &Reason) -> bool {
-    matches!(
-        reason,
+/// Whether a state change reports an error worth showing as the neighbor's last error. A
+/// failed connect attempt is recorded with the operating system's reason where it happens.
+fn is_error(from: State, reason: &Reason) -> bool {
+    match reason {
         Reason::HoldTimerExpired
-            | Reason::SendHoldTimerExpired
-            | Reason::ErrorSent(_)
-            | Reason::NotificationReceived(_)
-            | Reason::TcpFailed
-    )
+        | Reason::SendHoldTimerExpired
+        | Reason::ErrorSent(_)
+        | Reason::NotificationReceived(_) => true,
+        Reason::TcpFailed => from >= State::OpenSent,
+        _ => false,
+    }
 }
 
 /// Sends a NOTIFICATION on a connection the session refused, then closes it.

@@ -10,6 +10,7 @@
 //! - [`RouterSpec`] / [`NeighborSpec`] / [`OriginRoute`]: one typed configuration rendered for
 //!   [`Bird`], [`GoBgp`] and [`Frr`], all of which implement [`BgpPeer`].
 //! - [`kernel_routes`]: a namespace's routing table, typed.
+//! - [`Starling`]: our own `bgpd`, configured from the same specs, queried through `bgpctl`.
 //! - [`Etcd`]: a single-member etcd.
 //! - [`Relay`]: a TCP relay that records both directions of a BGP session (golden captures).
 //! - [`wait_until`]: bounded polling with the last observation in the timeout error.
@@ -28,6 +29,7 @@ pub mod process;
 pub mod relay;
 pub mod require;
 pub mod spec;
+pub mod starling;
 pub mod wait;
 
 pub use bird::Bird;
@@ -47,4 +49,5 @@ pub use spec::{
     AddPath, Community, ExtCommunity, HoldTime, LargeCommunity, NeighborSpec, OriginRoute,
     RouteAttrs, RouterSpec, DEFAULT_HOLD_TIME,
 };
+pub use starling::{NeighborStatus, Starling, StarlingOptions};
 pub use wait::{wait_until, Observed, DEFAULT_INTERVAL, DEFAULT_TIMEOUT};

@@ -281,6 +281,8 @@ impl Session {
     fn finish(&mut self, mut step: Step) -> Vec<Action> {
         let state = self.state();
         if state != self.reported {
+            // Every path that changes the state records why; `Started` is the only change
+            // without another cause (Idle → Connect/Active on start).
             let reason = step.reason.take().unwrap_or(Reason::Started);
             step.push(Action::StateChanged {
                 from: self.reported,
@@ -472,6 +474,7 @@ impl Session {
         if self.connection(id).is_none() {
             return;
         }
+        step.because(Reason::TcpFailed);
         self.close_connection(now, id, None, Reason::TcpFailed, step);
         self.after_connection_loss(now);
     }
@@ -529,12 +532,17 @@ impl Session {
         step: &mut Step,
     ) {
         let other = other(id);
-        // RFC 4271 §6.8 collision detection against the other connection in OpenConfirm (or
-        // Established, which always wins).
+        // RFC 4271 §6.8 collision detection against the other connection: Established always
+        // wins; in OpenConfirm the BGP Identifiers decide. In OpenSent too, since this OPEN
+        // tells us the peer's identifier ("MAY also examine connections in an OpenSent
+        // state"): deciding now keeps us from reaching Established on the connection the
+        // peer is about to close, which would cost both of them.
         let loser = match self.connection(other).map(|c| &c.phase) {
             Some(Phase::Established { .. }) => Some(id),
-            Some(Phase::OpenConfirm(_)) => Some(self.collision_loser(&negotiated)),
-            _ => None,
+            Some(Phase::OpenConfirm(_) | Phase::OpenSent) => {
+                Some(self.collision_loser(&negotiated))
+            }
+            None => None,
         };
         if let Some(loser) = loser {
             let notification =

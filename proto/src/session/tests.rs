@@ -597,3 +597,55 @@ fn state_changes_carry_their_reason() {
     });
     assert_eq!(down, Some((State::Idle, Reason::HoldTimerExpired)));
 }
+
+#[test]
+fn a_dropped_connection_is_the_reason_for_leaving_established() {
+    let mut pair = ebgp_pair();
+    pair.start_both();
+    pair.run_for(Duration::from_secs(1));
+    let id = pair.a.established_connection().expect("established");
+    pair.input(Side::A, Input::TcpFailed(id));
+    let last = pair
+        .log
+        .iter()
+        .rev()
+        .find_map(|(side, action)| match action {
+            Action::StateChanged { from, to, reason } if *side == Side::A => {
+                Some((*from, *to, reason.clone()))
+            }
+            _ => None,
+        });
+    assert_eq!(
+        last,
+        Some((State::Established, State::Idle, Reason::TcpFailed))
+    );
+}
+
+#[test]
+fn collision_is_decided_on_the_first_open_when_the_other_connection_is_in_open_sent() {
+    // A has the lower identifier: of two connections both in OpenSent, the first OPEN from B
+    // (on A's outgoing connection) already tells A that B's connection is the keeper.
+    let a = config(64512, [10, 0, 0, 1], 64512);
+    let b = config(64512, [10, 0, 0, 2], 64512);
+    let open_b = Message::Open(super::negotiate::local_open(&b));
+    let mut session = Session::new(a, 7);
+    let now = Instant::now();
+    session.handle(now, Input::Start);
+    session.handle(now, Input::TcpConnected(ConnectionId::Outgoing));
+    session.handle(now, Input::TcpConnected(ConnectionId::Incoming));
+    let actions = session.handle(now, Input::Message(ConnectionId::Outgoing, &open_b));
+    let collision = Notification::new(ErrorCode::Cease(CeaseError::ConnectionCollisionResolution));
+    assert_eq!(
+        actions[..2],
+        [
+            Action::Send(ConnectionId::Outgoing, Message::Notification(collision)),
+            Action::Close(ConnectionId::Outgoing)
+        ]
+    );
+    assert!(!actions
+        .iter()
+        .any(|a| matches!(a, Action::Send(_, Message::Keepalive))));
+    let actions = session.handle(now, Input::Message(ConnectionId::Incoming, &open_b));
+    assert!(actions.contains(&Action::Send(ConnectionId::Incoming, Message::Keepalive)));
+    assert_eq!(session.state(), State::OpenConfirm);
+}

@@ -1,0 +1,322 @@
+//! Starling (`bgpd`) as a lab peer: its TOML rendered from a [`RouterSpec`], run in a
+//! namespace, queried through `bgpctl --json` — the product's own CLI, whose JSON fields are
+//! the ones of the interface document; nothing here looks at Starling's internals.
+//!
+//! The binaries are the workspace's own: built once per test process with the profile of the
+//! tests (`cargo build -p bgpd --bins`), or taken from `STARLING_BIN_DIR`.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::{LabError, Result};
+use crate::lab::{Host, Lab};
+use crate::peer::SessionState;
+use crate::process::Process;
+use crate::spec::{AddPath, NeighborSpec, RouterSpec};
+use crate::wait::{wait_until, Observed, DEFAULT_INTERVAL};
+
+/// How long bgpd may take to open its control socket.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
+/// The lab's connect retry cap: peers restart often in tests.
+const CONNECT_RETRY_S: u16 = 5;
+
+/// Options of a Starling neighbor that the shared [`NeighborSpec`] does not carry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StarlingOptions {
+    /// GTSM hop count per neighbor address (RFC 5082).
+    pub ttl_security: Vec<(IpAddr, u8)>,
+}
+
+/// One entry of `bgpctl --json show neighbors`, with the fields the interface promises.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct NeighborStatus {
+    pub name: String,
+    pub address: String,
+    pub asn: u32,
+    pub state: String,
+    pub uptime_s: u64,
+    pub hold_time: u16,
+    pub keepalive: u64,
+    pub families: Vec<String>,
+    pub rr_client: bool,
+    pub received: u64,
+    pub accepted: u64,
+    pub advertised: u64,
+    pub last_error: Option<String>,
+}
+
+/// A running `bgpd`.
+#[derive(Debug)]
+pub struct Starling {
+    host: Host,
+    config: PathBuf,
+    socket: PathBuf,
+    process: Process,
+}
+
+impl Starling {
+    /// Writes the configuration for `spec` and starts `bgpd` on `host`; returns once `bgpctl`
+    /// answers.
+    pub fn start(lab: &Lab, host: &Host, spec: &RouterSpec) -> Result<Starling> {
+        Starling::start_with(lab, host, spec, &StarlingOptions::default())
+    }
+
+    pub fn start_with(
+        lab: &Lab,
+        host: &Host,
+        spec: &RouterSpec,
+        options: &StarlingOptions,
+    ) -> Result<Starling> {
+        let stem = format!("starling-{}", host.name);
+        let config = lab.path(&format!("{stem}.toml"));
+        let socket = lab.path(&format!("{stem}.ctl"));
+        write_file(
+            &config,
+            &render_config(host, spec, options, &socket, lab.dir()),
+        )?;
+        let bgpd = binary("bgpd")?;
+        let argv = [path_str(&bgpd)?, "--config", path_str(&config)?];
+        let process = lab.spawn(host, &stem, &argv)?;
+        let mut starling = Starling {
+            host: host.clone(),
+            config,
+            socket,
+            process,
+        };
+        let what = format!("bgpd on {} to answer", starling.host.name);
+        wait_until(&what, STARTUP_TIMEOUT, DEFAULT_INTERVAL, || {
+            starling.process.ensure_running()?;
+            Ok(starling.bgpctl(&["show", "status"]).ok().map(|_| ()))
+        })?;
+        Ok(starling)
+    }
+
+    /// Runs `bgpctl --json ARGS` against this daemon and returns its standard output.
+    pub fn bgpctl(&self, args: &[&str]) -> Result<String> {
+        let bgpctl = binary("bgpctl")?;
+        let mut argv = vec!["--socket", path_str(&self.socket)?, "--json"];
+        argv.extend_from_slice(args);
+        crate::command::run(path_str(&bgpctl)?, &argv)
+    }
+
+    /// Runs `bgpctl ARGS` (human output, as an operator sees it).
+    pub fn bgpctl_text(&self, args: &[&str]) -> Result<String> {
+        let bgpctl = binary("bgpctl")?;
+        let mut argv = vec!["--socket", path_str(&self.socket)?];
+        argv.extend_from_slice(args);
+        crate::command::run(path_str(&bgpctl)?, &argv)
+    }
+
+    pub fn neighbors(&self) -> Result<Vec<NeighborStatus>> {
+        let text = self.bgpctl(&["show", "neighbors"])?;
+        serde_json::from_str(&text).map_err(|e| LabError::Parse {
+            what: "bgpctl show neighbors".into(),
+            detail: format!("{e}: {text}"),
+        })
+    }
+
+    /// The neighbor configured with this address.
+    pub fn neighbor(&self, address: IpAddr) -> Result<NeighborStatus> {
+        let wanted = address.to_string();
+        self.neighbors()?
+            .into_iter()
+            .find(|n| n.address == wanted)
+            .ok_or_else(|| {
+                LabError::Invalid(format!(
+                    "bgpd on {} has no neighbor {address}",
+                    self.host.name
+                ))
+            })
+    }
+
+    pub fn session_state(&self, neighbor: IpAddr) -> Result<SessionState> {
+        let status = self.neighbor(neighbor)?;
+        SessionState::from_rfc_name(&status.state).ok_or_else(|| LabError::Parse {
+            what: "neighbor state".into(),
+            detail: status.state,
+        })
+    }
+
+    pub fn wait_established(&self, neighbor: IpAddr, timeout: Duration) -> Result<NeighborStatus> {
+        let what = format!("Starling on {} Established with {neighbor}", self.host.name);
+        wait_until(&what, timeout, DEFAULT_INTERVAL, || {
+            let status = self.neighbor(neighbor)?;
+            Ok(if status.state == "Established" {
+                Observed::Ready(status)
+            } else {
+                Observed::Pending(format!(
+                    "state {} (last error {:?})",
+                    status.state, status.last_error
+                ))
+            })
+        })
+    }
+
+    /// Rewrites the configuration file for `spec` and sends SIGHUP.
+    pub fn reconfigure(
+        &self,
+        lab: &Lab,
+        spec: &RouterSpec,
+        options: &StarlingOptions,
+    ) -> Result<()> {
+        write_file(
+            &self.config,
+            &render_config(&self.host, spec, options, &self.socket, lab.dir()),
+        )?;
+        self.process.signal(libc::SIGHUP);
+        Ok(())
+    }
+
+    /// The daemon's log so far (JSON lines on standard error).
+    pub fn log(&self) -> Result<String> {
+        fs::read_to_string(self.process.stderr_path()).map_err(|e| LabError::io("read bgpd log", e))
+    }
+
+    /// Log events whose `message` field equals `message`.
+    pub fn log_events(&self, message: &str) -> Result<Vec<serde_json::Value>> {
+        Ok(self
+            .log()?
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|event| event.get("message").and_then(|m| m.as_str()) == Some(message))
+            .collect())
+    }
+
+    pub fn process(&mut self) -> &mut Process {
+        &mut self.process
+    }
+
+    pub fn host(&self) -> &Host {
+        &self.host
+    }
+}
+
+/// The bgpd TOML for `spec`: listening on the host's LAN addresses, JSON logs, lab timers.
+fn render_config(
+    host: &Host,
+    spec: &RouterSpec,
+    options: &StarlingOptions,
+    socket: &Path,
+    dir: &Path,
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "[global]");
+    let _ = writeln!(out, "asn = {}", spec.asn.0);
+    let _ = writeln!(out, "router_id = \"{}\"", spec.router_id);
+    let _ = writeln!(
+        out,
+        "listen = [\"{}:179\", \"[{}]:179\"]",
+        host.ipv4, host.ipv6
+    );
+    if let Some(cluster_id) = spec.cluster_id {
+        let _ = writeln!(out, "cluster_id = \"{cluster_id}\"");
+    }
+    let _ = writeln!(out, "control_socket = \"{}\"", socket.display());
+    let _ = writeln!(out, "state_dir = \"{}\"", dir.display());
+    let _ = writeln!(out, "log_format = \"json\"");
+    let _ = writeln!(out, "log_level = \"debug\"");
+    for neighbor in &spec.neighbors {
+        render_neighbor(&mut out, neighbor, options);
+    }
+    for route in &spec.routes {
+        let _ = writeln!(out, "\n[[route]]\nprefix = \"{}\"", route.prefix);
+    }
+    out
+}
+
+fn render_neighbor(out: &mut String, neighbor: &NeighborSpec, options: &StarlingOptions) {
+    let _ = writeln!(out, "\n[[neighbor]]");
+    let _ = writeln!(out, "address = \"{}\"", neighbor.address);
+    let _ = writeln!(out, "asn = {}", neighbor.asn.0);
+    let _ = writeln!(out, "passive = {}", neighbor.passive);
+    let _ = writeln!(out, "hold_time = {}", neighbor.hold_time.0);
+    let _ = writeln!(out, "connect_retry = {CONNECT_RETRY_S}");
+    let families: Vec<String> = neighbor
+        .effective_families()
+        .iter()
+        .map(|f| format!("\"{}\"", f.name()))
+        .collect();
+    let _ = writeln!(out, "families = [{}]", families.join(", "));
+    if neighbor.rr_client {
+        let _ = writeln!(out, "rr_client = true");
+    }
+    if let Some(local) = neighbor.local_address {
+        let _ = writeln!(out, "local_address = \"{local}\"");
+    }
+    if let Some(password) = &neighbor.password {
+        let _ = writeln!(out, "password = \"{password}\"");
+    }
+    if let Some((_, hops)) = options
+        .ttl_security
+        .iter()
+        .find(|(a, _)| *a == neighbor.address)
+    {
+        let _ = writeln!(out, "ttl_security = {hops}");
+    }
+    let add_path = match neighbor.add_path {
+        AddPath::Off => None,
+        AddPath::Receive => Some("receive"),
+        AddPath::Send => Some("send"),
+        AddPath::Both => Some("both"),
+    };
+    if let Some(mode) = add_path {
+        let _ = writeln!(out, "add_path = \"{mode}\"");
+    }
+}
+
+/// The path of a workspace binary, built on first use.
+pub fn binary(name: &str) -> Result<PathBuf> {
+    static BUILT: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
+    let dir = BUILT
+        .get_or_init(build_binaries)
+        .clone()
+        .map_err(LabError::Invalid)?;
+    let path = dir.join(name);
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(LabError::Invalid(format!(
+            "{} was not built",
+            path.display()
+        )))
+    }
+}
+
+/// `STARLING_BIN_DIR`, or `cargo build -p bgpd --bins` into the workspace's target directory.
+fn build_binaries() -> std::result::Result<PathBuf, String> {
+    if let Some(dir) = std::env::var_os("STARLING_BIN_DIR") {
+        return Ok(PathBuf::from(dir));
+    }
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .ok_or("no workspace directory")?
+        .to_path_buf();
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace.join("target"), PathBuf::from);
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "--quiet", "-p", "bgpd", "--bins"])
+        .current_dir(&workspace)
+        .status()
+        .map_err(|e| format!("cannot run cargo to build bgpd: {e}"))?;
+    if !status.success() {
+        return Err(format!("cargo build -p bgpd failed: {status}"));
+    }
+    Ok(target.join("debug"))
+}
+
+fn write_file(path: &Path, text: &str) -> Result<()> {
+    fs::write(path, text).map_err(|e| LabError::io(format!("write {}", path.display()), e))
+}
+
+fn path_str(path: &Path) -> Result<&str> {
+    path.to_str()
+        .ok_or_else(|| LabError::Invalid(format!("path {path:?} is not UTF-8")))
+}
