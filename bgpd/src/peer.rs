@@ -259,7 +259,7 @@ impl PeerTask {
                 if let Err(error) =
                     socket::prepare_accepted(&stream, remote.ip(), &self.settings.transport)
                 {
-                    warn!(peer = %self.settings.name, %remote, %error, "cannot set socket options on accepted connection");
+                    warn!(peer = %self.settings.name, %remote, %error, "incoming connection refused");
                     return;
                 }
                 debug!(peer = %self.settings.name, %remote, "incoming connection");

@@ -122,23 +122,86 @@ pub fn listen(address: SocketAddr) -> io::Result<TcpListener> {
     }
     socket.set_nonblocking(true)?;
     set_gtsm_ttl(&socket, address.ip())?;
+    // Keep each SYN for `prepare_accepted`'s GTSM check.
+    setsockopt(
+        &socket,
+        libc::IPPROTO_TCP,
+        libc::TCP_SAVE_SYN,
+        &(1 as libc::c_int),
+    )?;
     socket.bind(&address.into())?;
     socket.listen(128)?;
     TcpListener::from_std(socket.into())
 }
 
-/// Prepares an accepted connection: GTSM minimum TTL for this neighbor, TTL 255 and no delay.
+/// Why an accepted connection is refused before any BGP message is read.
+#[derive(Debug, thiserror::Error)]
+pub enum AcceptError {
+    /// RFC 5082 §3: the neighbor's SYN arrived with a TTL below the GTSM minimum.
+    #[error("GTSM: SYN arrived with TTL {ttl}, below the minimum {min_ttl}")]
+    TtlTooLow { ttl: u8, min_ttl: u8 },
+    #[error("socket options: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// Prepares an accepted connection: TTL 255, no delay, and for a GTSM neighbor the check of its
+/// SYN's TTL and the minimum TTL from now on.
+///
+/// The listening socket is shared by all neighbors, so the per-neighbor minimum can only be set
+/// after `accept`; data that arrived before that (a fast peer's OPEN) would bypass it. The SYN
+/// the listener saved (`TCP_SAVE_SYN`) closes that gap: a connection whose SYN came from too far
+/// away is refused before anything is read from it.
 pub fn prepare_accepted(
     stream: &TcpStream,
     peer: IpAddr,
     options: &TransportOptions,
-) -> io::Result<()> {
+) -> Result<(), AcceptError> {
     stream.set_nodelay(true)?;
     set_gtsm_ttl(stream, peer)?;
     if let Some(min_ttl) = options.min_ttl {
         set_min_ttl(stream, peer, min_ttl)?;
+        let ttl = saved_syn_ttl(stream)?;
+        if ttl < min_ttl {
+            return Err(AcceptError::TtlTooLow { ttl, min_ttl });
+        }
     }
     Ok(())
+}
+
+/// IPv4 header: TTL is octet 8; IPv6 header: Hop Limit is octet 7.
+const IPV4_TTL_OFFSET: usize = 8;
+const IPV6_HOP_LIMIT_OFFSET: usize = 7;
+/// Room for the IP and TCP headers of a SYN with options (60 + 60 for IPv4, 40 + 60 for IPv6).
+const SAVED_SYN_LEN: usize = 128;
+
+/// The TTL (IPv4) or hop limit (IPv6) of the SYN that opened `stream`, as saved by the
+/// listener's `TCP_SAVE_SYN` (Linux ≥ 4.2). The kernel hands the SYN out once.
+fn saved_syn_ttl(stream: &impl AsRawFd) -> io::Result<u8> {
+    let mut headers = [0u8; SAVED_SYN_LEN];
+    let mut length = SAVED_SYN_LEN as libc::socklen_t;
+    // SAFETY: `headers` is writable for `length` bytes and `length` is a valid in/out pointer.
+    let rc = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_SAVED_SYN,
+            headers.as_mut_ptr().cast::<libc::c_void>(),
+            &mut length,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let saved = headers.get(..length as usize).unwrap_or_default();
+    let offset = match saved.first().map(|b| b >> 4) {
+        Some(4) => IPV4_TTL_OFFSET,
+        Some(6) => IPV6_HOP_LIMIT_OFFSET,
+        _ => return Err(io::Error::new(io::ErrorKind::InvalidData, "no saved SYN")),
+    };
+    saved
+        .get(offset)
+        .copied()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "saved SYN too short"))
 }
 
 /// Connects to the neighbor with its transport options applied before the SYN.
@@ -243,6 +306,29 @@ mod tests {
         };
         let (accepted, connected) = tokio::join!(listener.accept(), connect(address, &options));
         assert!(accepted.is_ok() && connected.is_ok());
+    }
+
+    #[tokio::test]
+    async fn gtsm_checks_the_ttl_of_the_saved_syn() {
+        let listener = listen("127.0.0.1:0".parse().expect("literal")).expect("listen on loopback");
+        let address = listener.local_addr().expect("bound");
+        // Loopback SYNs carry the sender's TTL; a plain socket sends with the default (64).
+        let (accepted, connected) = tokio::join!(listener.accept(), TcpStream::connect(address));
+        let (stream, remote) = accepted.expect("accepted");
+        drop(connected);
+        let guarded = TransportOptions {
+            min_ttl: Some(255),
+            ..Default::default()
+        };
+        match prepare_accepted(&stream, remote.ip(), &guarded) {
+            Err(AcceptError::TtlTooLow { ttl, min_ttl: 255 }) => assert!(ttl < 255),
+            other => panic!("expected a GTSM refusal, got {other:?}"),
+        }
+        // A GTSM sender (TTL 255) passes.
+        let (accepted, connected) = tokio::join!(listener.accept(), connect(address, &guarded));
+        let (stream, remote) = accepted.expect("accepted");
+        assert!(connected.is_ok());
+        prepare_accepted(&stream, remote.ip(), &guarded).expect("TTL 255 accepted");
     }
 
     #[tokio::test]

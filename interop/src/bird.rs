@@ -279,6 +279,9 @@ fn render_neighbor(
     if let Some(password) = &n.password {
         let _ = writeln!(out, "  password \"{password}\";");
     }
+    if n.ttl_security.is_some() {
+        let _ = writeln!(out, "  ttl security on;");
+    }
     // iBGP defaults to multihop in BIRD; say `direct` for a neighbor on the LAN.
     match n.multihop {
         Some(ttl) => {

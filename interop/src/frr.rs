@@ -400,6 +400,9 @@ fn render_neighbor(out: &mut String, spec: &RouterSpec, n: &NeighborSpec) {
             let _ = writeln!(out, " neighbor {a} ebgp-multihop {ttl}");
         }
     }
+    if let Some(hops) = n.ttl_security {
+        let _ = writeln!(out, " neighbor {a} ttl-security hops {hops}");
+    }
     if n.extended_next_hop {
         let _ = writeln!(out, " neighbor {a} capability extended-nexthop");
     }

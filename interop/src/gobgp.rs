@@ -326,6 +326,11 @@ fn render_neighbor(out: &mut String, spec: &RouterSpec, n: &NeighborSpec) {
     if let Some(local) = n.local_address {
         let _ = writeln!(out, "    local-address = \"{local}\"");
     }
+    if let Some(hops) = n.ttl_security {
+        let _ = writeln!(out, "  [neighbors.ttl-security.config]");
+        let _ = writeln!(out, "    enabled = true");
+        let _ = writeln!(out, "    ttl-min = {}", 256 - u16::from(hops));
+    }
     if let Some(ttl) = n.multihop {
         let _ = writeln!(out, "  [neighbors.ebgp-multihop.config]");
         let _ = writeln!(out, "    enabled = true");

@@ -61,6 +61,8 @@ pub struct NeighborSpec {
     pub password: Option<String>,
     /// `None`: directly connected (TTL 1 for eBGP, on-link check). `Some(ttl)`: multihop.
     pub multihop: Option<u8>,
+    /// GTSM (RFC 5082): the neighbor may be this many hops away; sends with TTL 255.
+    pub ttl_security: Option<u8>,
     /// Treat the neighbor as a route reflector client (RFC 4456); needs iBGP.
     pub rr_client: bool,
     /// Families to negotiate; empty means the family of `address` only.
@@ -85,6 +87,7 @@ impl NeighborSpec {
             hold_time: DEFAULT_HOLD_TIME,
             password: None,
             multihop: None,
+            ttl_security: None,
             rr_client: false,
             families: Vec::new(),
             add_path: AddPath::Off,

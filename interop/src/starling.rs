@@ -27,13 +27,6 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
 /// The lab's connect retry cap: peers restart often in tests.
 const CONNECT_RETRY_S: u16 = 5;
 
-/// Options of a Starling neighbor that the shared [`NeighborSpec`] does not carry.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StarlingOptions {
-    /// GTSM hop count per neighbor address (RFC 5082).
-    pub ttl_security: Vec<(IpAddr, u8)>,
-}
-
 /// One entry of `bgpctl --json show neighbors`, with the fields the interface promises.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct NeighborStatus {
@@ -65,22 +58,10 @@ impl Starling {
     /// Writes the configuration for `spec` and starts `bgpd` on `host`; returns once `bgpctl`
     /// answers.
     pub fn start(lab: &Lab, host: &Host, spec: &RouterSpec) -> Result<Starling> {
-        Starling::start_with(lab, host, spec, &StarlingOptions::default())
-    }
-
-    pub fn start_with(
-        lab: &Lab,
-        host: &Host,
-        spec: &RouterSpec,
-        options: &StarlingOptions,
-    ) -> Result<Starling> {
         let stem = format!("starling-{}", host.name);
         let config = lab.path(&format!("{stem}.toml"));
         let socket = lab.path(&format!("{stem}.ctl"));
-        write_file(
-            &config,
-            &render_config(host, spec, options, &socket, lab.dir()),
-        )?;
+        write_file(&config, &render_config(host, spec, &socket, lab.dir()))?;
         let bgpd = binary("bgpd")?;
         let argv = [path_str(&bgpd)?, "--config", path_str(&config)?];
         let process = lab.spawn(host, &stem, &argv)?;
@@ -160,15 +141,10 @@ impl Starling {
     }
 
     /// Rewrites the configuration file for `spec` and sends SIGHUP.
-    pub fn reconfigure(
-        &self,
-        lab: &Lab,
-        spec: &RouterSpec,
-        options: &StarlingOptions,
-    ) -> Result<()> {
+    pub fn reconfigure(&self, lab: &Lab, spec: &RouterSpec) -> Result<()> {
         write_file(
             &self.config,
-            &render_config(&self.host, spec, options, &self.socket, lab.dir()),
+            &render_config(&self.host, spec, &self.socket, lab.dir()),
         )?;
         self.process.signal(libc::SIGHUP);
         Ok(())
@@ -199,13 +175,7 @@ impl Starling {
 }
 
 /// The bgpd TOML for `spec`: listening on the host's LAN addresses, JSON logs, lab timers.
-fn render_config(
-    host: &Host,
-    spec: &RouterSpec,
-    options: &StarlingOptions,
-    socket: &Path,
-    dir: &Path,
-) -> String {
+fn render_config(host: &Host, spec: &RouterSpec, socket: &Path, dir: &Path) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "[global]");
     let _ = writeln!(out, "asn = {}", spec.asn.0);
@@ -223,7 +193,7 @@ fn render_config(
     let _ = writeln!(out, "log_format = \"json\"");
     let _ = writeln!(out, "log_level = \"debug\"");
     for neighbor in &spec.neighbors {
-        render_neighbor(&mut out, neighbor, options);
+        render_neighbor(&mut out, neighbor);
     }
     for route in &spec.routes {
         let _ = writeln!(out, "\n[[route]]\nprefix = \"{}\"", route.prefix);
@@ -231,7 +201,7 @@ fn render_config(
     out
 }
 
-fn render_neighbor(out: &mut String, neighbor: &NeighborSpec, options: &StarlingOptions) {
+fn render_neighbor(out: &mut String, neighbor: &NeighborSpec) {
     let _ = writeln!(out, "\n[[neighbor]]");
     let _ = writeln!(out, "address = \"{}\"", neighbor.address);
     let _ = writeln!(out, "asn = {}", neighbor.asn.0);
@@ -253,11 +223,7 @@ fn render_neighbor(out: &mut String, neighbor: &NeighborSpec, options: &Starling
     if let Some(password) = &neighbor.password {
         let _ = writeln!(out, "password = \"{password}\"");
     }
-    if let Some((_, hops)) = options
-        .ttl_security
-        .iter()
-        .find(|(a, _)| *a == neighbor.address)
-    {
+    if let Some(hops) = neighbor.ttl_security {
         let _ = writeln!(out, "ttl_security = {hops}");
     }
     let add_path = match neighbor.add_path {
