@@ -10,3 +10,4 @@ pub mod logging;
 pub mod neighbor;
 pub mod peer;
 pub mod socket;
+pub mod systemd;
