@@ -22,6 +22,7 @@ use crate::control::{self as control_socket, failure, ControlRequest};
 use crate::neighbor::{self, NeighborSettings};
 use crate::peer::{PeerCommand, PeerHandle};
 use crate::socket;
+use crate::systemd::Notifier;
 
 /// How long stopping sessions may take to send their NOTIFICATIONs on shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
@@ -57,6 +58,8 @@ pub struct Daemon {
     started: std::time::Instant,
     /// Successful configuration loads, the first included.
     config_revision: u64,
+    /// systemd's service manager, when bgpd runs as a `Type=notify` unit.
+    notifier: Notifier,
 }
 
 struct Listener {
@@ -84,6 +87,10 @@ impl Daemon {
             seed,
             started: std::time::Instant::now(),
             config_revision: 1,
+            notifier: Notifier::from_env().unwrap_or_else(|error| {
+                warn!(%error, "systemd notifications off");
+                Notifier::disabled()
+            }),
         })
     }
 
@@ -113,8 +120,14 @@ impl Daemon {
             listen = ?self.config.global.listen,
             "bgpd started"
         );
+        self.notifier
+            .ready(&format!("{} neighbors", self.peers.len()));
+        // Created after READY: its first tick fires at once.
+        let mut watchdog = self.notifier.watchdog_timer();
         loop {
             tokio::select! {
+                // In the main loop, so that a hung loop is what the watchdog catches.
+                _ = watchdog.tick() => self.notifier.watchdog(),
                 Some((stream, remote)) = self.accepted.recv() => self.route_incoming(stream, remote),
                 Some(request) = control.recv() => self.control(request),
                 _ = hangup.recv() => {
@@ -124,6 +137,7 @@ impl Daemon {
                 _ = interrupt.recv() => break,
             }
         }
+        self.notifier.stopping();
         control_task.abort();
         let _ = std::fs::remove_file(&control_path);
         self.shutdown().await;
@@ -322,6 +336,17 @@ impl Daemon {
     /// Re-reads the configuration file and applies what changed; on errors the running
     /// configuration stays in force.
     fn reload(&mut self) -> Result<Vec<String>, Vec<String>> {
+        self.notifier.reloading();
+        let result = self.apply_reload();
+        let status = match &result {
+            Ok(changes) => format!("configuration reloaded ({} changes)", changes.len()),
+            Err(_) => "reload failed; running configuration kept".to_owned(),
+        };
+        self.notifier.ready(&status);
+        result
+    }
+
+    fn apply_reload(&mut self) -> Result<Vec<String>, Vec<String>> {
         let new = match Config::load(&self.config_path) {
             Ok(config) => config,
             Err(errors) => {

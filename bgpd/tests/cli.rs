@@ -80,3 +80,52 @@ fn unreachable_daemon_exits_1() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot connect"));
 }
+
+/// Reads datagrams from the fake service manager until one contains `wanted` (bounded).
+fn expect_notification(socket: &std::os::unix::net::UnixDatagram, wanted: &str) -> String {
+    let mut buffer = [0u8; 4096];
+    for _ in 0..50 {
+        let Ok(length) = socket.recv(&mut buffer) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&buffer[..length]).into_owned();
+        if text.lines().any(|line| line == wanted) {
+            return text;
+        }
+    }
+    panic!("no {wanted} from bgpd");
+}
+
+#[test]
+fn tells_systemd_ready_watchdog_and_stopping() {
+    let dir = std::env::temp_dir().join(format!("bgpd-notify-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let notify_path = dir.join("notify.sock");
+    let _ = std::fs::remove_file(&notify_path);
+    let manager = std::os::unix::net::UnixDatagram::bind(&notify_path).expect("notify socket");
+    manager
+        .set_read_timeout(Some(std::time::Duration::from_millis(200)))
+        .expect("timeout");
+    let config = write_config(
+        "notify.toml",
+        &format!(
+            "[global]\nasn = 64512\nrouter_id = \"192.0.2.1\"\nlisten = []\ncontrol_socket = \"{}\"\n",
+            dir.join("bgpd.ctl").display()
+        ),
+    );
+    let mut bgpd = Command::new(env!("CARGO_BIN_EXE_bgpd"))
+        .args(["--config", config.to_str().expect("UTF-8 path")])
+        .env("NOTIFY_SOCKET", &notify_path)
+        .env("WATCHDOG_USEC", "200000")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("bgpd starts");
+    let ready = expect_notification(&manager, "READY=1");
+    assert!(ready.lines().any(|l| l.starts_with("STATUS=")), "{ready}");
+    expect_notification(&manager, "WATCHDOG=1");
+    // SAFETY: signalling the child we spawned.
+    unsafe { libc::kill(bgpd.id() as i32, libc::SIGTERM) };
+    expect_notification(&manager, "STOPPING=1");
+    let status = bgpd.wait().expect("bgpd exits");
+    assert!(status.success(), "{status:?}");
+}
