@@ -58,12 +58,64 @@ impl Starling {
     /// Writes the configuration for `spec` and starts `bgpd` on `host`; returns once `bgpctl`
     /// answers.
     pub fn start(lab: &Lab, host: &Host, spec: &RouterSpec) -> Result<Starling> {
+        Starling::launch(lab, host, spec, None)
+    }
+
+    /// Like [`Starling::start`], but as `user` with only `CAP_NET_ADMIN` and
+    /// `CAP_NET_BIND_SERVICE`, as the systemd unit runs it. Its socket and state live in a
+    /// directory owned by `user`.
+    pub fn start_unprivileged(
+        lab: &Lab,
+        host: &Host,
+        spec: &RouterSpec,
+        user: &str,
+    ) -> Result<Starling> {
+        Starling::launch(lab, host, spec, Some(user))
+    }
+
+    fn launch(lab: &Lab, host: &Host, spec: &RouterSpec, user: Option<&str>) -> Result<Starling> {
         let stem = format!("starling-{}", host.name);
         let config = lab.path(&format!("{stem}.toml"));
-        let socket = lab.path(&format!("{stem}.ctl"));
-        write_file(&config, &render_config(host, spec, &socket, lab.dir()))?;
+        let run_dir = match user {
+            Some(user) => {
+                let dir = lab.path(&format!("{stem}.run"));
+                fs::create_dir_all(&dir)
+                    .map_err(|e| LabError::io(format!("create {}", dir.display()), e))?;
+                crate::command::run("chown", &[user, path_str(&dir)?])?;
+                dir
+            }
+            None => lab.dir().to_path_buf(),
+        };
+        let socket = run_dir.join(format!("{stem}.ctl"));
+        write_file(&config, &render_config(host, spec, &socket, &run_dir))?;
         let bgpd = binary("bgpd")?;
-        let argv = [path_str(&bgpd)?, "--config", path_str(&config)?];
+        let mut argv: Vec<String> = Vec::new();
+        if let Some(user) = user {
+            let gid = crate::command::run("id", &["-g", user])?.trim().to_owned();
+            // The unit's privileges: a plain user, two capabilities (ambient, so they survive
+            // exec), nothing else in the bounding set, no new privileges.
+            let caps = "-all,+net_admin,+net_bind_service";
+            argv.extend(
+                [
+                    "setpriv",
+                    &format!("--reuid={user}"),
+                    &format!("--regid={gid}"),
+                    "--clear-groups",
+                    &format!("--inh-caps={caps}"),
+                    &format!("--ambient-caps={caps}"),
+                    &format!("--bounding-set={caps}"),
+                    "--no-new-privs",
+                    "--",
+                ]
+                .map(str::to_owned),
+            );
+        }
+        argv.extend([
+            path_str(&bgpd)?.to_owned(),
+            "--config".to_owned(),
+            path_str(&config)?.to_owned(),
+        ]);
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
         let process = lab.spawn(host, &stem, &argv)?;
         let mut starling = Starling {
             host: host.clone(),

@@ -608,3 +608,53 @@ fn active_connect_uses_the_configured_local_address() {
     bird.wait_established(IpAddr::V4(source), SESSION_TIMEOUT)
         .expect("BIRD side");
 }
+
+/// Reads a `Name:` line of `/proc/PID/status`.
+fn proc_status(pid: u32, field: &str) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("process status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .map(|v| v.trim().to_owned())
+        .unwrap_or_default()
+}
+
+#[test]
+fn runs_as_a_plain_user_with_two_capabilities() {
+    if !lab_available("unprivileged bgpd", &[Tool::Bird]) {
+        return;
+    }
+    let lab = Lab::new().expect("lab");
+    let st = lab.host("st").expect("host");
+    let peer = lab.host("bird").expect("host");
+    // Passive with a key: the session must come through our listener on port 179 (a
+    // privileged port) with TCP MD5 set by a process that is not root.
+    let mut ours = neighbor(&peer, IpVersion::V4, PEER_AS);
+    ours.passive = true;
+    ours.password = Some("unprivileged".to_owned());
+    let spec = RouterSpec::new(st.ipv4, STARLING_AS).neighbor(ours);
+    let mut starling =
+        Starling::start_unprivileged(&lab, &st, &spec, "nobody").expect("bgpd as nobody");
+    let mut theirs = neighbor(&st, IpVersion::V4, STARLING_AS);
+    theirs.password = Some("unprivileged".to_owned());
+    let bird = Bird::start(
+        &lab,
+        &peer,
+        RouterSpec::new(peer.ipv4, PEER_AS).neighbor(theirs),
+    )
+    .expect("bird");
+    starling
+        .wait_established(peer.address(IpVersion::V4), SESSION_TIMEOUT)
+        .expect("Starling side");
+    bird.wait_established(st.address(IpVersion::V4), SESSION_TIMEOUT)
+        .expect("BIRD side");
+
+    let pid = starling.process().pid();
+    assert_eq!(
+        proc_status(pid, "Uid:").split_whitespace().next(),
+        Some("65534"),
+        "not running as nobody"
+    );
+    // CAP_NET_BIND_SERVICE (10) and CAP_NET_ADMIN (12), nothing else.
+    assert_eq!(proc_status(pid, "CapEff:"), "0000000000001400");
+}
