@@ -51,6 +51,13 @@ enum Step {
     /// Puts in one transaction (one revision).
     Puts(&'static [(&'static str, &'static str)]),
     Delete(&'static str),
+    /// Puts nodes `n0`…, one write each, without reading events meanwhile.
+    Burst(usize),
+    /// Snapshots arrive until one holds this many nodes, in fewer than `at_most` events.
+    Converges {
+        nodes: usize,
+        at_most: usize,
+    },
     /// Compacts the store at its current revision.
     Compact,
     /// etcd dies.
@@ -119,12 +126,14 @@ async fn check(setup: Setup, steps: &[Step]) {
     if setup.auth.is_some() {
         etcd.enable_auth(USER, PASSWORD, PREFIX);
     }
+    // A new store is at revision 1 before any write.
+    let status = etcd.admin().await.status().await.must("etcd status");
     let mut harness = Harness {
         etcd,
         setup,
         state_dir: tempfile::tempdir().must("state directory"),
         source: None,
-        last_write: Revision(0),
+        last_write: Revision(status.header().map_or(0, |h| h.revision())),
     };
     for (index, step) in steps.iter().enumerate() {
         harness.step(*step, index + 1).await;
@@ -150,6 +159,31 @@ impl Harness {
             Step::Delete(key) => {
                 let response = self.admin().await.delete(full(key), None).await;
                 self.wrote(response.must(&at).header().map(|h| h.revision()));
+            }
+            Step::Burst(count) => {
+                let mut admin = self.admin().await;
+                for n in 0..count {
+                    let value = format!(r#"{{"address_v4":"10.1.0.{n}"}}"#);
+                    let response = admin.put(full(&format!("/nodes/n{n}")), value, None).await;
+                    self.wrote(response.must(&at).header().map(|h| h.revision()));
+                }
+            }
+            Step::Converges { nodes, at_most } => {
+                for _ in 0..at_most {
+                    let event = tokio::time::timeout(EVENT_WAIT, self.source(&at).next()).await;
+                    let Ok(event) = event else {
+                        panic!("{at}: no event within {EVENT_WAIT:?}");
+                    };
+                    match event.must(&at) {
+                        SourceEvent::Snapshot(update) if update.snapshot.nodes.len() == nodes => {
+                            self.check_revision(&update, &at);
+                            return;
+                        }
+                        SourceEvent::Snapshot(_) => {}
+                        other => panic!("{at}: expected a snapshot, got {other:?}"),
+                    }
+                }
+                panic!("{at}: no snapshot with {nodes} nodes in {at_most} events");
             }
             Step::Compact => {
                 let options = CompactionOptions::new().with_physical();
@@ -378,6 +412,27 @@ async fn watch_resumes_without_gap_or_duplicate() {
             // The resumed watch goes on.
             Step::Put("/nodes/b", B),
             snapshot(&["node a 10.0.0.2", "node b 10.0.0.11", "node c 10.0.0.12"]),
+        ],
+    )
+    .await;
+}
+
+/// Writes that arrive faster than the daemon reads become fewer snapshots (the queue holds
+/// 16); the last one has everything.
+#[tokio::test]
+async fn a_burst_of_writes_is_batched() {
+    check(
+        Setup::default(),
+        &[
+            Step::StartSource,
+            Step::Expect(Want::Connected),
+            snapshot(&[]),
+            Step::Burst(100),
+            Step::Converges {
+                nodes: 100,
+                at_most: 40,
+            },
+            Step::Quiet,
         ],
     )
     .await;

@@ -6,7 +6,8 @@
 //!
 //! - **Read, then watch.** A full read of everything under `<prefix>/` (in pages, all at the
 //!   revision of the first page) and a watch from that revision + 1: no change is missed or
-//!   seen twice. Each watch response becomes one snapshot.
+//!   seen twice. The watch responses at hand are applied together and become one snapshot,
+//!   so a burst of writes does not mean a snapshot (and a save) per write.
 //! - **Each object alone.** A bad value is logged, listed in [`SnapshotUpdate::rejected`]
 //!   (key and reason, for a metric), and the key's previous value stays in force.
 //! - **Reconnection** with exponential back-off and jitter. The watch resumes from the last
@@ -39,6 +40,7 @@ use std::time::Duration;
 
 use etcd_client::{
     Certificate, Client, ConnectOptions, GetOptions, Identity, TlsOptions, WatchOptions,
+    WatchResponse,
 };
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -61,6 +63,8 @@ use crate::source::{
 const EVENT_QUEUE: usize = 16;
 /// Keys per page of a full read: keeps each response well under gRPC's 4 MiB default limit.
 const READ_PAGE_SIZE: i64 = 1000;
+/// Watch responses already received that are applied together before a snapshot goes out.
+const MAX_BATCH: usize = 1000;
 /// `mvccpb.Event.EventType` (etcd `api/mvccpb/kv.proto`).
 const EVENT_PUT: i32 = 0;
 const EVENT_DELETE: i32 = 1;
@@ -475,50 +479,68 @@ impl Worker {
         .await?;
         // Bounded by the connection: keepalive pings end a dead stream.
         loop {
-            let response = stream
-                .message()
-                .await
-                .map_err(|source| EtcdError::Request {
-                    what: "watch the datastore",
-                    source,
-                })?
-                .ok_or(EtcdError::WatchClosed)?;
-            if response.canceled() {
-                // etcd: "the watcher tried to watch at a compacted revision".
-                if response.compact_revision() > 0 {
-                    return Ok(WatchEnd::Compacted(Revision(response.compact_revision())));
+            let mut next = Some(watch_message(stream.message().await)?);
+            let mut changed = false;
+            let mut batch = 0;
+            // A burst (nodes registering after a cluster restart, or responses queued while
+            // the daemon was busy) becomes one snapshot, not one per write.
+            while let Some(response) = next.take() {
+                if let Some(end) = self.apply(&response)? {
+                    return Ok(end);
                 }
-                return Err(EtcdError::WatchCanceled {
-                    reason: response.cancel_reason().to_owned(),
-                }
-                .into());
-            }
-            if response.created() {
-                // The watch works: the connection is good for more than one read.
-                self.backoff.reset();
-            }
-            if response.events().is_empty() {
-                // Creation or progress notification.
-                continue;
-            }
-            for event in response.events() {
-                let Some(kv) = event.kv() else {
-                    tracing::warn!("etcd sent a watch event without a key; ignored");
-                    continue;
-                };
-                let revision = Revision(kv.mod_revision());
-                match event.0.r#type {
-                    EVENT_PUT => self.view.put(&Entry {
-                        key: kv.key().to_vec(),
-                        value: kv.value().to_vec(),
-                        revision,
-                    }),
-                    EVENT_DELETE => self.view.delete(kv.key(), revision),
-                    other => tracing::warn!(kind = other, "unknown etcd event type; ignored"),
+                changed |= !response.events().is_empty();
+                batch += 1;
+                if batch < MAX_BATCH {
+                    // `message` is cancel-safe (a poll of the stream): nothing is lost when
+                    // nothing is ready.
+                    next = tokio::select! {
+                        biased;
+                        message = stream.message() => Some(watch_message(message)?),
+                        () = std::future::ready(()) => None,
+                    };
                 }
             }
-            self.publish().await?;
+            if changed {
+                self.publish().await?;
+            }
         }
+    }
+
+    /// Applies one watch response; `Some` when the watch ended.
+    fn apply(&mut self, response: &WatchResponse) -> Result<Option<WatchEnd>, EtcdError> {
+        if response.canceled() {
+            // etcd: "the watcher tried to watch at a compacted revision".
+            if response.compact_revision() > 0 {
+                return Ok(Some(WatchEnd::Compacted(Revision(
+                    response.compact_revision(),
+                ))));
+            }
+            return Err(EtcdError::WatchCanceled {
+                reason: response.cancel_reason().to_owned(),
+            });
+        }
+        if response.created() {
+            // The watch works: the connection is good for more than one read.
+            self.backoff.reset();
+        }
+        // No events: a creation or progress notification.
+        for event in response.events() {
+            let Some(kv) = event.kv() else {
+                tracing::warn!("etcd sent a watch event without a key; ignored");
+                continue;
+            };
+            let revision = Revision(kv.mod_revision());
+            match event.0.r#type {
+                EVENT_PUT => self.view.put(&Entry {
+                    key: kv.key().to_vec(),
+                    value: kv.value().to_vec(),
+                    revision,
+                }),
+                EVENT_DELETE => self.view.delete(kv.key(), revision),
+                other => tracing::warn!(kind = other, "unknown etcd event type; ignored"),
+            }
+        }
+        Ok(None)
     }
 
     /// Saves the view's snapshot and delivers it.
@@ -650,6 +672,18 @@ fn range_end(prefix: &[u8]) -> Vec<u8> {
     }
     // All 0xff: etcd's "\0" means "to the end of the keyspace".
     vec![0]
+}
+
+/// A watch stream's next response, or why there is none.
+fn watch_message(
+    message: Result<Option<WatchResponse>, etcd_client::Error>,
+) -> Result<WatchResponse, EtcdError> {
+    message
+        .map_err(|source| EtcdError::Request {
+            what: "watch the datastore",
+            source,
+        })?
+        .ok_or(EtcdError::WatchClosed)
 }
 
 /// Runs an etcd request with a deadline. etcd-client's balanced channel can wait forever for
