@@ -198,7 +198,7 @@ impl EtcdSource {
             backoff: Backoff::new(options.timing.backoff_initial, options.timing.backoff_max),
             timing: options.timing,
             cluster_id: None,
-            announced: None,
+            announced: Announced::Nothing,
             from_cache: None,
             events: event_sender,
             status: status_sender,
@@ -271,6 +271,14 @@ enum WatchEnd {
     Compacted(Revision),
 }
 
+/// The last connection event sent: each change is announced once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Announced {
+    Nothing,
+    Connected,
+    Disconnected,
+}
+
 /// The task that owns the connection.
 struct Worker {
     endpoints: Vec<String>,
@@ -289,7 +297,7 @@ struct Worker {
     /// revision is not resumed from).
     cluster_id: Option<u64>,
     /// The last connection event sent.
-    announced: Option<bool>,
+    announced: Announced,
     /// The saved snapshot, delivered if the first connection fails.
     from_cache: Option<SnapshotUpdate>,
     events: mpsc::Sender<SourceEvent>,
@@ -580,10 +588,10 @@ impl Worker {
     async fn connected(&mut self) -> Result<(), Interrupt> {
         // Once etcd answered, the saved snapshot is history.
         self.from_cache = None;
-        if self.announced == Some(true) {
+        if self.announced == Announced::Connected {
             return Ok(());
         }
-        self.announced = Some(true);
+        self.announced = Announced::Connected;
         tracing::info!(endpoints = ?self.endpoints, "connected to etcd");
         self.status
             .send_modify(|status| status.connection = Connection::Connected);
@@ -591,10 +599,10 @@ impl Worker {
     }
 
     async fn disconnected(&mut self, error: &EtcdError) -> Result<(), Interrupt> {
-        if self.announced == Some(false) {
+        if self.announced == Announced::Disconnected {
             return Ok(());
         }
-        self.announced = Some(false);
+        self.announced = Announced::Disconnected;
         let reason = error.to_string();
         tracing::warn!(%reason, "etcd unreachable; keeping the last snapshot and retrying");
         self.status.send_modify(|status| {
