@@ -8,15 +8,18 @@
 //!
 //! It must not know about running sessions: it says what the configuration is and what
 //! changed ([`Change`], with the [`Effect`] of each neighbor field); the daemon decides what
-//! to do with a session. It reads files (the configuration and the secrets it names) but
-//! opens no socket; the etcd watcher, when it comes, lives in its own module.
+//! to do with a session. It reads files (the configuration and the secrets it names); the
+//! only module that opens sockets is [`etcd`] (feature `etcd`, on by default), the etcd
+//! datastore source with its last-known-good cache in `state_dir`.
 //!
 //! Entry points:
 //! - [`Config::load`] / [`Config::from_toml`]: file or text → `Config` or [`ConfigErrors`];
 //! - [`Config::diff`]: two configurations → `Vec<Change>`;
 //! - [`datastore::Object::parse`], [`Snapshot::from_objects`]: etcd keys and values →
 //!   checked objects, each bad one rejected alone;
-//! - [`Config::combine`]: file configuration + snapshot → this node's configuration.
+//! - [`Config::combine`]: file configuration + snapshot → this node's configuration;
+//! - [`etcd::EtcdSource::start`]: a [`ConfigSource`] of validated snapshots from etcd
+//!   ([`source`] has the events it delivers).
 //!
 //! A `Config` can only be built by these: its structs are `#[non_exhaustive]`, and the raw
 //! serde shapes are private to the crate.
@@ -25,9 +28,12 @@ pub mod datastore;
 mod derive;
 mod diff;
 mod error;
+#[cfg(feature = "etcd")]
+pub mod etcd;
 mod file;
 mod model;
 mod raw;
+pub mod source;
 mod types;
 mod validate;
 
@@ -38,6 +44,7 @@ pub use model::{
     Config, Etcd, EtcdAuth, EtcdTls, Global, GracefulRestart, Kernel, KernelAdvertise, Neighbor,
     Route, Timers,
 };
+pub use source::{ConfigSource, SourceEvent};
 pub use types::{
     AddPath, Community, HoldTime, InterfaceName, InterfacePattern, LogFormat, LogLevel,
     NextHopMode, Password, PeerAddress, RestartTime, RouteProtocol, TtlSecurity,
