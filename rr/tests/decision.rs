@@ -90,7 +90,9 @@ fn with_set(sequence: &[u32], set: &[u32]) -> Attributes {
 #[test]
 fn each_step_decides() {
     let local = path_from(SourceKind::Local, "10.0.0.254", path(&[]));
-    let cases: Vec<(&str, Path, Path, DecisionCtx, (Ordering, Reason))> = vec![
+    /// Name, preferred path, other path, settings, expected comparison.
+    type Case = (&'static str, Path, Path, DecisionCtx, (Ordering, Reason));
+    let cases: Vec<Case> = vec![
         (
             "local route over a learned one with higher LOCAL_PREF",
             local,
