@@ -99,7 +99,8 @@ fn import_community_sets_local_pref() {
                     "2: + 198.51.100.0/24 via 10.0.0.254 path [64512 65001] comm 65001:666",
                 ],
             ),
-            // An internal path with the default LOCAL_PREF now wins despite eBGP-over-iBGP.
+            // An internal path with the default LOCAL_PREF now wins despite eBGP-over-iBGP; the
+            // best path being internal, the internal neighbor gets a withdrawal (RFC 4271 §9.2).
             (
                 update(
                     1,
@@ -107,6 +108,7 @@ fn import_community_sets_local_pref() {
                 ),
                 &[
                     "fib 198.51.100.0/24 -> 10.0.0.9",
+                    "1: - 198.51.100.0/24",
                     "2: + 198.51.100.0/24 via 10.0.0.254 path [64512 65009]",
                 ],
             ),
