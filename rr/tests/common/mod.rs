@@ -362,6 +362,35 @@ impl Lab {
         lines
     }
 
+    /// Applies `input` and runs every pending decision, taking no messages; renders the RIB
+    /// outputs other than `Transmit`.
+    pub fn step(&mut self, input: RibInput) -> Vec<String> {
+        let mut outputs = self
+            .rib
+            .apply(input)
+            .expect("input for an established neighbor");
+        while self.rib.pending_decisions() > 0 {
+            outputs.extend(self.rib.run_decisions(self.budget));
+        }
+        outputs
+            .iter()
+            .filter(|o| !matches!(o, RibOutput::Transmit(_)))
+            .map(describe_output)
+            .collect()
+    }
+
+    /// Takes everything waiting for neighbor `id`, decoded.
+    pub fn sent_to(&mut self, id: u32) -> Vec<String> {
+        let params = self.params[&id];
+        let mut lines = Vec::new();
+        while self.rib.has_messages(PeerId(id)) {
+            for message in self.rib.take_messages(PeerId(id), self.take) {
+                lines.extend(describe_message(&message, &params.mirrored()));
+            }
+        }
+        lines
+    }
+
     /// Takes every neighbor's messages; checks that each neighbor with messages was told so.
     fn sent(&mut self, transmit: &[u32]) -> Vec<String> {
         let mut lines = Vec::new();
