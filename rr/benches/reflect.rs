@@ -159,8 +159,20 @@ fn drain(rib: &mut Rib, peer: PeerId) -> (usize, usize) {
     (count, octets)
 }
 
-/// The scenario: returns what one client was sent (messages, octets).
-fn run(rib: &mut Rib, updates: Vec<Update>, clients: u32) -> (usize, usize) {
+/// What one run did: what one client was sent, and the time of each phase.
+#[derive(Debug, Default)]
+struct Figures {
+    messages: usize,
+    octets: usize,
+    apply: Duration,
+    decide: Duration,
+    take: Duration,
+}
+
+/// The scenario.
+fn run(rib: &mut Rib, updates: Vec<Update>, clients: u32) -> Figures {
+    let mut figures = Figures::default();
+    let start = Instant::now();
     for update in updates {
         rib.apply(RibInput::Update {
             peer: SOURCE,
@@ -168,17 +180,21 @@ fn run(rib: &mut Rib, updates: Vec<Update>, clients: u32) -> (usize, usize) {
         })
         .expect("established");
     }
+    figures.apply = start.elapsed();
+    let start = Instant::now();
     while rib.pending_decisions() > 0 {
         black_box(rib.run_decisions(BUDGET));
     }
-    let mut first = (0, 0);
+    figures.decide = start.elapsed();
+    let start = Instant::now();
     for id in 0..clients {
-        let sent = drain(rib, PeerId(100 + id));
+        let (messages, octets) = drain(rib, PeerId(100 + id));
         if id == 0 {
-            first = sent;
+            (figures.messages, figures.octets) = (messages, octets);
         }
     }
-    first
+    figures.take = start.elapsed();
+    figures
 }
 
 /// Runs the scenario once outside criterion and prints its memory figures.
@@ -187,16 +203,19 @@ fn memory_report(clients: u32) {
     let before = IN_USE.load(Ordering::Relaxed);
     let mut rib = reflector(clients);
     PEAK.store(IN_USE.load(Ordering::Relaxed), Ordering::Relaxed);
-    let start = Instant::now();
-    let (messages, octets) = run(&mut rib, updates, clients);
-    let elapsed = start.elapsed();
+    let figures = run(&mut rib, updates, clients);
     let peak = PEAK.load(Ordering::Relaxed) - before;
     let retained = IN_USE.load(Ordering::Relaxed) - before;
     let groups: Vec<_> = rib.groups().collect();
     println!(
-        "reflect {PREFIXES} prefixes to {clients} clients: {elapsed:?} once; each client sent \
-         {messages} UPDATEs ({octets} octets); heap peak {:.1} MiB, retained {:.1} MiB \
-         ({} groups, log {} messages / {} octets kept)",
+        "reflect {PREFIXES} prefixes to {clients} clients, once: apply {:?}, decide and encode \
+         {:?}, take {:?}; each client sent {} UPDATEs ({} octets); heap peak {:.1} MiB, \
+         retained {:.1} MiB ({} groups, log {} messages / {} octets kept)",
+        figures.apply,
+        figures.decide,
+        figures.take,
+        figures.messages,
+        figures.octets,
         peak as f64 / (1024.0 * 1024.0),
         retained as f64 / (1024.0 * 1024.0),
         groups.len(),

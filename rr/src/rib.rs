@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::num::NonZeroUsize;
+use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use ipnet::IpNet;
@@ -181,10 +182,6 @@ pub struct Rib {
     next_group: u32,
 }
 
-/// Export results for one group and one round, per attribute set, source and family (valid
-/// when the export policy does not look at the prefix).
-type ExportMemo = HashMap<(ByPointer, SourceRole, AfiSafi), Option<Attrs>>;
-
 impl Rib {
     pub fn new(config: RibConfig) -> Rib {
         Rib {
@@ -255,16 +252,19 @@ impl Rib {
     pub fn run_decisions(&mut self, budget: usize) -> Vec<RibOutput> {
         let mut outputs = Vec::new();
         let mut changed = Vec::new();
+        let mut emptied = Vec::new();
         while changed.len() < budget {
             let Some(prefix) = self.loc_rib.pop_pending() else {
                 break;
             };
-            self.decide(prefix, &mut outputs);
+            if self.decide(prefix, &mut outputs) {
+                emptied.push(prefix);
+            }
             changed.push(prefix);
         }
         if !changed.is_empty() {
             self.flush(&changed, &mut outputs);
-            for prefix in &changed {
+            for prefix in &emptied {
                 self.loc_rib.prune(prefix);
             }
         }
@@ -371,7 +371,7 @@ impl Rib {
         let id = GroupId(self.next_group);
         self.next_group += 1;
         let mut group = Group::new(id, key.clone());
-        let mut memo = ExportMemo::new();
+        let mut memo = ExportMemo::new(&key);
         for (prefix, destination) in &self.loc_rib.table {
             if !key.families.contains(family_of(prefix)) {
                 continue;
@@ -745,10 +745,11 @@ impl Rib {
         }
     }
 
-    /// Runs the decision process for one prefix and updates the FIB view.
-    fn decide(&mut self, prefix: IpNet, outputs: &mut Vec<RibOutput>) {
+    /// Runs the decision process for one prefix and updates the FIB view. Returns whether the
+    /// prefix has no path left.
+    fn decide(&mut self, prefix: IpNet, outputs: &mut Vec<RibOutput>) -> bool {
         let Some(destination) = self.loc_rib.table.get_mut(&prefix) else {
-            return;
+            return false;
         };
         let candidates: SmallVec<[Candidate<'_>; 4]> = destination
             .paths
@@ -788,27 +789,36 @@ impl Rib {
         if self.config.install_routes {
             fib_update(prefix, destination, next_hops, outputs);
         }
+        destination.paths.is_empty()
     }
 
-    /// Brings every group up to date for `changed` prefixes.
+    /// Brings every group up to date for `changed` prefixes: per prefix, the destination is
+    /// looked up once and each group computes what it advertises; each group then encodes its
+    /// changes once.
     fn flush(&mut self, changed: &[IpNet], outputs: &mut Vec<RibOutput>) {
-        let mut memo = ExportMemo::new();
-        for group in self.groups.values_mut() {
-            memo.clear();
-            let key = group.key().clone();
-            let mut batch = Batch::new(&key.params);
-            let mut touched = Vec::new();
-            for prefix in changed {
+        let mut work: Vec<GroupWork> = self
+            .groups
+            .values()
+            .map(|group| GroupWork {
+                batch: Batch::new(&group.key().params),
+                touched: Vec::new(),
+                memo: ExportMemo::new(group.key()),
+            })
+            .collect();
+        for prefix in changed {
+            let destination = self.loc_rib.table.get(prefix);
+            for (group, work) in self.groups.values().zip(work.iter_mut()) {
+                let key = group.key();
                 if !key.families.contains(family_of(prefix)) {
                     continue;
                 }
-                let desired = match self.loc_rib.table.get(prefix) {
+                let desired = match destination {
                     Some(destination) => desired(
                         &self.speaker,
-                        &key,
+                        key,
                         &self.peers,
                         &mut self.interner,
-                        &mut memo,
+                        &mut work.memo,
                         prefix,
                         destination,
                     ),
@@ -816,9 +826,11 @@ impl Rib {
                 };
                 group
                     .table
-                    .diff(*prefix, &desired, &mut batch, &mut touched);
+                    .diff(*prefix, &desired, &mut work.batch, &mut work.touched);
             }
-            let committed = group.commit(batch, touched, self.config.log_retention);
+        }
+        for (group, work) in self.groups.values_mut().zip(work) {
+            let committed = group.commit(work.batch, work.touched, self.config.log_retention);
             if let Some(error) = committed.error {
                 outputs.push(RibOutput::ExportFailed {
                     group: group.id,
@@ -830,6 +842,61 @@ impl Rib {
                 outputs.extend(group.members.keys().map(|&peer| RibOutput::Transmit(peer)));
             }
         }
+    }
+}
+
+/// One group's share of a [`Rib::flush`].
+struct GroupWork {
+    batch: Batch,
+    touched: Vec<((IpNet, PathId), Option<Attrs>)>,
+    memo: ExportMemo,
+}
+
+/// Export results of one group within one round, per attribute set, source and family. Only
+/// used when the export policy does not look at the prefix; the last result is checked first,
+/// since consecutive prefixes mostly share attributes.
+struct ExportMemo {
+    cacheable: bool,
+    results: HashMap<(ByPointer, SourceRole, AfiSafi), Option<Attrs>>,
+    last: Option<(Attrs, SourceRole, AfiSafi, Option<Attrs>)>,
+}
+
+impl ExportMemo {
+    fn new(key: &GroupKey) -> ExportMemo {
+        ExportMemo {
+            cacheable: !key.export.depends_on_prefix(),
+            results: HashMap::new(),
+            last: None,
+        }
+    }
+
+    fn get(&self, attrs: &Attrs, source: SourceRole, family: AfiSafi) -> Option<Option<Attrs>> {
+        if !self.cacheable {
+            return None;
+        }
+        if let Some((last, last_source, last_family, result)) = &self.last {
+            if Arc::ptr_eq(last, attrs) && *last_source == source && *last_family == family {
+                return Some(result.clone());
+            }
+        }
+        self.results
+            .get(&(ByPointer(attrs.clone()), source, family))
+            .cloned()
+    }
+
+    fn insert(
+        &mut self,
+        attrs: &Attrs,
+        source: SourceRole,
+        family: AfiSafi,
+        result: &Option<Attrs>,
+    ) {
+        if !self.cacheable {
+            return;
+        }
+        self.results
+            .insert((ByPointer(attrs.clone()), source, family), result.clone());
+        self.last = Some((attrs.clone(), source, family, result.clone()));
     }
 }
 
@@ -879,23 +946,17 @@ fn desired(
         params: &key.params,
         policy: &key.export,
     };
-    let cacheable = !key.export.depends_on_prefix();
     let mut export = |path: &crate::loc_rib::Path| -> Option<Attrs> {
         let source = match path.source {
             RouteSource::Local => SourceRole::Local,
             RouteSource::Peer(id) => peers.get(&id)?.source_role(),
         };
-        let memo_key = (ByPointer(path.attrs.clone()), source, family);
-        if cacheable {
-            if let Some(result) = memo.get(&memo_key) {
-                return result.clone();
-            }
+        if let Some(result) = memo.get(&path.attrs, source, family) {
+            return result;
         }
         let result = rules::export(speaker, &to, prefix, &path.attrs, source)
             .map(|attrs| interner.intern(attrs));
-        if cacheable {
-            memo.insert(memo_key, result.clone());
-        }
+        memo.insert(&path.attrs, source, family, &result);
         result
     };
     let mut out = Desired::new();

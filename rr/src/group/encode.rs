@@ -6,6 +6,7 @@
 //! MP_UNREACH_NLRI (RFC 4760).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
@@ -32,6 +33,8 @@ pub(crate) struct Batch {
     withdraw_ipv6: Vec<Nlri<Ipv6Net>>,
     announcements: Vec<Announcement>,
     by_attrs: HashMap<ByPointer, usize>,
+    /// The announcement last added to: consecutive prefixes mostly share attributes.
+    last: Option<usize>,
 }
 
 /// Routes whose announcement could not be encoded (attributes too large for a message, a next
@@ -50,6 +53,7 @@ impl Batch {
             withdraw_ipv6: Vec::new(),
             announcements: Vec::new(),
             by_attrs: HashMap::new(),
+            last: None,
         }
     }
 
@@ -79,8 +83,11 @@ impl Batch {
     }
 
     pub fn announce(&mut self, prefix: IpNet, id: PathId, attrs: &Attrs) {
-        let index = match self.by_attrs.get(&ByPointer(attrs.clone())) {
-            Some(&index) => index,
+        let last = self
+            .last
+            .filter(|&index| Arc::ptr_eq(&self.announcements[index].attrs, attrs));
+        let index = match last.or_else(|| self.by_attrs.get(&ByPointer(attrs.clone())).copied()) {
+            Some(index) => index,
             None => {
                 self.announcements.push(Announcement {
                     attrs: attrs.clone(),
@@ -92,6 +99,7 @@ impl Batch {
                 index
             }
         };
+        self.last = Some(index);
         match prefix {
             IpNet::V4(v4) => {
                 let id = self.path_id(AfiSafi::Ipv4Unicast, id);

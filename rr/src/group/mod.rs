@@ -23,6 +23,7 @@
 
 mod encode;
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, VecDeque};
 use std::ops::Bound;
 use std::sync::Arc;
@@ -30,6 +31,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use ipnet::IpNet;
 use proto::{AfiSafiSet, EncodeError, PathId, SessionParams};
+use smallvec::SmallVec;
 
 use crate::attrs::Attrs;
 use crate::peer::family_range;
@@ -202,7 +204,7 @@ pub(crate) struct Committed {
 }
 
 /// The desired outbound entries for one prefix: path identifier and attributes.
-pub(crate) type Desired = smallvec::SmallVec<[(PathId, Attrs); 1]>;
+pub(crate) type Desired = SmallVec<[(PathId, Attrs); 1]>;
 
 impl OutTable {
     fn new(key: GroupKey) -> OutTable {
@@ -238,24 +240,29 @@ impl OutTable {
         batch: &mut Batch,
         touched: &mut Vec<((IpNet, PathId), Option<Attrs>)>,
     ) {
+        if desired.is_empty() && self.routes.is_empty() {
+            return;
+        }
         let range = (prefix, PathId(0))..=(prefix, PathId(u32::MAX));
-        for ((_, id), entry) in self.routes.range(range) {
-            let wanted = desired.iter().any(|(desired_id, _)| desired_id == id);
-            if entry.attrs.is_some() && !wanted {
+        let current: SmallVec<[(PathId, &Attrs); 2]> = self
+            .routes
+            .range(range)
+            .filter_map(|((_, id), entry)| entry.attrs.as_ref().map(|attrs| (*id, attrs)))
+            .collect();
+        for (id, _) in &current {
+            if !desired.iter().any(|(desired_id, _)| desired_id == id) {
                 batch.withdraw(prefix, *id);
                 touched.push(((prefix, *id), None));
             }
         }
         for (id, attrs) in desired {
-            let current = self
-                .routes
-                .get(&(prefix, *id))
-                .and_then(|e| e.attrs.as_ref());
-            if current.is_some_and(|current| Arc::ptr_eq(current, attrs)) {
-                continue;
+            let same = current
+                .iter()
+                .any(|(current_id, current)| current_id == id && Arc::ptr_eq(current, attrs));
+            if !same {
+                batch.announce(prefix, *id, attrs);
+                touched.push(((prefix, *id), Some(attrs.clone())));
             }
-            batch.announce(prefix, *id, attrs);
-            touched.push(((prefix, *id), Some(attrs.clone())));
         }
     }
 
@@ -302,8 +309,9 @@ impl OutTable {
 
     fn record(&mut self, key: (IpNet, PathId), attrs: Option<Attrs>, changed_at: u64) {
         let announced = attrs.is_some();
-        match self.routes.get_mut(&key) {
-            Some(entry) => {
+        match self.routes.entry(key) {
+            Entry::Occupied(mut occupied) => {
+                let entry = occupied.get_mut();
                 match (entry.attrs.is_some(), announced) {
                     (true, false) => {
                         self.announced -= 1;
@@ -318,13 +326,13 @@ impl OutTable {
                 entry.attrs = attrs;
                 entry.changed_at = changed_at;
             }
-            None if announced => {
-                self.routes
-                    .insert((key.0, key.1), OutEntry { attrs, changed_at });
-                self.announced += 1;
+            Entry::Vacant(vacant) => {
+                // Never advertised: nothing to remember when withdrawn.
+                if announced {
+                    vacant.insert(OutEntry { attrs, changed_at });
+                    self.announced += 1;
+                }
             }
-            // Never advertised: nothing to remember.
-            None => {}
         }
     }
 
