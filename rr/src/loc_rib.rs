@@ -16,6 +16,9 @@ use crate::attrs::Attrs;
 use crate::decision::Reason;
 use crate::types::RouteSource;
 
+/// Queue capacity kept once the queue is empty.
+const QUEUE_KEPT_CAPACITY: usize = 1024;
+
 /// What the last decision made of a path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PathState {
@@ -51,8 +54,9 @@ pub(crate) struct Destination {
     pub paths: SmallVec<[Path; 1]>,
     /// In the decision queue.
     pub queued: bool,
-    /// What the FIB holds for this prefix (only tracked when routes are installed).
-    pub installed: Option<NextHops>,
+    /// What the FIB holds for this prefix (only tracked when routes are installed). Boxed: a
+    /// pure reflector installs nothing and should not pay for it in every destination.
+    pub installed: Option<Box<NextHops>>,
 }
 
 impl Destination {
@@ -139,6 +143,10 @@ impl LocRib {
     /// The next prefix waiting for a decision.
     pub fn pop_pending(&mut self) -> Option<IpNet> {
         let prefix = self.queue.pop_front()?;
+        if self.queue.is_empty() {
+            // A burst (a full table arriving) would leave a large buffer behind.
+            self.queue.shrink_to(QUEUE_KEPT_CAPACITY);
+        }
         if let Some(destination) = self.table.get_mut(&prefix) {
             destination.queued = false;
         }

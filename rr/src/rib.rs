@@ -982,13 +982,13 @@ fn fib_update(
     outputs: &mut Vec<RibOutput>,
 ) {
     next_hops.sort();
-    let wanted = (!next_hops.is_empty()).then_some(next_hops);
+    let wanted = (!next_hops.is_empty()).then(|| Box::new(next_hops));
     if wanted == destination.installed {
         return;
     }
     let op = match &wanted {
         Some(next_hops) => FibOp::Replace {
-            next_hops: next_hops.clone(),
+            next_hops: NextHops::clone(next_hops),
         },
         None => FibOp::Delete,
     };
