@@ -313,3 +313,30 @@ fn decisions_respect_the_budget() {
         );
     }
 }
+
+/// A route whose attributes do not fit a message (RFC 4271 §4.1: 4096 octets) cannot be sent:
+/// the group withdraws the older announcement its members hold and reports the failure.
+#[test]
+fn unencodable_route_is_withdrawn() {
+    let huge = proto::attr::Attributes {
+        communities: (0..1100).map(proto::attr::Community).collect(),
+        ..path(&[])
+    };
+    check(
+        reflector(CLUSTER),
+        1,
+        &[
+            (
+                update(1, announce(&["10.244.0.0/24"], "10.0.0.1", path(&[]))),
+                &[
+                    "fib 10.244.0.0/24 -> 10.0.0.1",
+                    "10: + 10.244.0.0/24 via 10.0.0.1 path [] lp 100 orig 10.0.0.1 clusters 192.0.2.100",
+                ],
+            ),
+            (
+                update(1, announce(&["10.244.0.0/24"], "10.0.0.1", huge)),
+                &["export failed group 1 routes 1", "10: - 10.244.0.0/24"],
+            ),
+        ],
+    );
+}

@@ -24,7 +24,7 @@
 mod encode;
 
 use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -285,12 +285,20 @@ impl OutTable {
         };
         if !failed.keys.is_empty() {
             let mut withdrawals = Batch::new(&self.key.params);
-            for (prefix, id) in &failed.keys {
-                withdrawals.withdraw(*prefix, *id);
+            for key in &failed.keys {
+                // Members hold the previous announcement, if any: withdraw it.
+                if self
+                    .routes
+                    .get(key)
+                    .is_some_and(|entry| entry.attrs.is_some())
+                {
+                    withdrawals.withdraw(key.0, key.1);
+                }
             }
             messages.extend(withdrawals.encode().0);
+            let failed: HashSet<&(IpNet, PathId)> = failed.keys.iter().collect();
             for (key, attrs) in touched.iter_mut() {
-                if failed.keys.contains(key) {
+                if failed.contains(key) {
                     *attrs = None;
                 }
             }
@@ -544,5 +552,92 @@ impl Group {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use proto::attr::{AsPath, Attributes, NextHop, Origin};
+
+    use super::*;
+    use crate::attrs::{PathAttrs, RouteNextHop};
+
+    const RETENTION: usize = 1 << 20;
+
+    fn group() -> Group {
+        let key = GroupKey {
+            families: AfiSafiSet::ALL,
+            role: Role::Internal { client: true },
+            params: SessionParams::default(),
+            next_hop: NextHopPolicy::Auto,
+            local: LocalAddresses::default(),
+            export: Arc::new(Policy::default()),
+        };
+        Group::new(GroupId(0), key)
+    }
+
+    fn prefixes(count: u32) -> Vec<IpNet> {
+        (0..count)
+            .map(|i| {
+                IpNet::V4(
+                    ipnet::Ipv4Net::new(Ipv4Addr::from(0x0a00_0000 + (i << 8)), 24).expect("/24"),
+                )
+            })
+            .collect()
+    }
+
+    /// Sets what the group advertises for `prefixes` (`attrs` or withdrawn) and commits it.
+    fn change(group: &mut Group, prefixes: &[IpNet], attrs: Option<&Attrs>) {
+        let mut batch = Batch::new(&group.key().params);
+        let mut touched = Vec::new();
+        for prefix in prefixes {
+            let desired: Desired = attrs.map(|a| (PathId(0), a.clone())).into_iter().collect();
+            group
+                .table
+                .diff(*prefix, &desired, &mut batch, &mut touched);
+        }
+        group.commit(batch, touched, RETENTION);
+    }
+
+    /// Tombstones stay while a member may still need them and go once every member is past;
+    /// the log keeps what the slowest member has not taken.
+    #[test]
+    fn tombstones_and_log_follow_the_slowest_member() {
+        let attrs = Arc::new(PathAttrs::new(
+            Attributes {
+                origin: Some(Origin::Igp),
+                as_path: Some(AsPath::default()),
+                ..Attributes::default()
+            },
+            RouteNextHop::Address(NextHop::Ipv4(Ipv4Addr::new(10, 0, 0, 1))),
+        ));
+        let mut group = group();
+        let (fast, slow) = (PeerId(1), PeerId(2));
+        group.join(fast, Vec::new(), Vec::new());
+        group.join(slow, Vec::new(), Vec::new());
+        group.take(fast, usize::MAX);
+        group.take(slow, usize::MAX);
+        let all = prefixes(2000);
+
+        change(&mut group, &all, Some(&attrs));
+        let announced = group.take(fast, usize::MAX).len();
+        change(&mut group, &all, None);
+        assert_eq!(
+            group.table.tombstones, 2000,
+            "the slow member has not seen them"
+        );
+        let withdrawn = group.take(fast, usize::MAX).len();
+        assert_eq!(group.take(slow, usize::MAX).len(), announced + withdrawn);
+
+        change(&mut group, &all[..1], Some(&attrs));
+        assert_eq!(group.table.tombstones, 0, "every member is past them");
+        assert_eq!(group.table.announced, 1);
+        assert_eq!(
+            group.table.log.len(),
+            1,
+            "only the last change is left to take"
+        );
     }
 }
