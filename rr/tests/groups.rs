@@ -340,3 +340,65 @@ fn unencodable_route_is_withdrawn() {
         ],
     );
 }
+
+/// What a neighbor holds after applying `lines` (decoded messages) in order.
+fn apply_lines(held: &mut std::collections::BTreeSet<String>, lines: &[String]) {
+    for line in lines {
+        let mut words = line.split(' ');
+        match (words.next(), words.next()) {
+            (Some("+"), Some(prefix)) => {
+                held.insert(prefix.to_string());
+            }
+            (Some("-"), Some(prefix)) => {
+                held.remove(prefix);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A member whose initial walk is overtaken by the log's retention starts over and is sent
+/// the withdrawals made since its walk began: it ends with exactly the group's table.
+#[test]
+fn interrupted_walk_converges() {
+    let config = RibConfig {
+        log_retention: 0,
+        ..reflector(CLUSTER)
+    };
+    let mut lab = check(config, 0, &[]);
+    let prefixes: Vec<String> = (0..5000u32)
+        .map(|i| format!("10.{}.{}.0/24", 100 + i / 256, i % 256))
+        .collect();
+    let refs: Vec<&str> = prefixes.iter().map(String::as_str).collect();
+    lab.step(update(1, announce(&refs, "10.0.0.1", path(&[]))));
+    let member = Neighbor::client(10, "10.0.1.10");
+    let input = lab.up_input(&member);
+    lab.rib.apply(input).expect("up");
+    let params = member.params.mirrored();
+    let mut held = std::collections::BTreeSet::new();
+    for message in lab.rib.take_messages(PeerId(10), 1) {
+        apply_lines(&mut held, &describe_message(&message, &params));
+    }
+    assert!(
+        held.contains("10.100.0.0/24"),
+        "the walk began with the first prefix"
+    );
+    lab.step(update(1, withdraw(&refs[..10])));
+    lab.step(update(
+        1,
+        announce(&["10.99.0.0/24"], "10.0.0.1", path(&[])),
+    ));
+    apply_lines(&mut held, &lab.sent_to(10));
+    let advertised: std::collections::BTreeSet<String> = lab
+        .rib
+        .advertised(PeerId(10), None)
+        .map(|route| route.prefix.to_string())
+        .collect();
+    assert_eq!(advertised.len(), 4991);
+    let stale: Vec<&String> = held.difference(&advertised).collect();
+    let missing: Vec<&String> = advertised.difference(&held).collect();
+    assert!(
+        stale.is_empty() && missing.is_empty(),
+        "stale {stale:?}, missing {missing:?}"
+    );
+}

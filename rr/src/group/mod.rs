@@ -516,7 +516,10 @@ impl Group {
             }
             if let Some(walk) = &mut member.walk {
                 if walk.mark < table.log.base {
-                    // The log lost changes the walk relies on: start over from the present.
+                    // The log lost changes made since the walk began, which the member would
+                    // have replayed: it may hold routes they replaced or withdrew. Start over
+                    // from the present, withdrawals since the walk began included.
+                    walk.since = Some(walk.since.map_or(walk.mark, |since| since.min(walk.mark)));
                     walk.resume = None;
                     walk.mark = table.log.end();
                 }
