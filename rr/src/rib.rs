@@ -22,7 +22,7 @@ use smallvec::SmallVec;
 
 use crate::attrs::{Attrs, ByPointer, Interner, PathAttrs, RouteNextHop};
 use crate::decision::{select, Candidate, DecisionCtx, Reason, SourceKind};
-use crate::group::{Batch, Desired, Group, GroupKey};
+use crate::group::{Batch, Desired, Group, GroupKey, Member};
 use crate::loc_rib::{Destination, LocRib, NextHops, PathState};
 use crate::peer::{family_index, Peer, PeerConfig, PeerUp};
 use crate::rules::{self, ExportTo, Rejected, Role, SourceRole, Speaker};
@@ -355,7 +355,8 @@ impl Rib {
 
     fn peer_down(&mut self, id: PeerId) -> Result<(), RibError> {
         let peer = self.peers.remove(&id).ok_or(RibError::UnknownPeer(id))?;
-        self.leave_group(id, peer.group);
+        // Whatever was queued for it goes with the session.
+        let _ = self.leave_group(id, peer.group);
         for (prefix, path_id) in peer.adj_rib_in.keys() {
             self.loc_rib
                 .set_path(*prefix, RouteSource::Peer(id), *path_id, None);
@@ -392,17 +393,17 @@ impl Rib {
         id
     }
 
-    fn leave_group(&mut self, peer: PeerId, id: GroupId) {
-        let Some(group) = self.groups.get_mut(&id) else {
-            return;
-        };
-        group.members.remove(&peer);
+    /// Removes `peer` from group `id`, and the group when it was the last member.
+    fn leave_group(&mut self, peer: PeerId, id: GroupId) -> Option<Member> {
+        let group = self.groups.get_mut(&id)?;
+        let member = group.members.remove(&peer);
         if group.members.is_empty() {
             // Nobody shares the view any more: its Adj-RIB-Out and log go with it.
             let key = group.key().clone();
             self.groups.remove(&id);
             self.group_index.remove(&key);
         }
+        member
     }
 
     fn update(&mut self, id: PeerId, update: Update) -> Result<Vec<RibOutput>, RibError> {
@@ -717,29 +718,39 @@ impl Rib {
         peer.accepted = accepted;
     }
 
-    /// Moves a neighbor to the group of `key`: it is sent withdrawals for what the old group
-    /// advertised and the new one does not, then the new group's table.
+    /// Moves a neighbor to the group of `key`. It may hold anything the old group ever sent
+    /// it (it may not have taken the latest messages), so it is sent what the old group still
+    /// had queued for it, withdrawals for every route of the old table (tombstones included)
+    /// that the new group does not advertise, then the new group's table, then any End-of-RIB
+    /// it was still owed.
     fn regroup(&mut self, id: PeerId, old: GroupId, key: GroupKey) {
         let params = key.params;
         let new = self.ensure_group(key);
         let mut withdrawals = Batch::new(&params);
         if let (Some(old_group), Some(new_group)) = (self.groups.get(&old), self.groups.get(&new)) {
-            for (route, entry) in &old_group.table.routes {
-                let still = new_group
+            for route in old_group.table.routes.keys() {
+                let advertised = new_group
                     .table
                     .routes
                     .get(route)
-                    .is_some_and(|e| e.attrs.is_some());
-                if entry.attrs.is_some() && !still {
+                    .is_some_and(|entry| entry.attrs.is_some());
+                if !advertised {
                     withdrawals.withdraw(route.0, route.1);
                 }
             }
         }
-        let (private, _) = withdrawals.encode();
+        let (private, end) = match self.leave_group(id, old) {
+            Some(member) => (
+                member.private.into_iter().collect(),
+                member.walk.map(|walk| walk.end).unwrap_or_default(),
+            ),
+            None => (Vec::new(), Vec::new()),
+        };
+        let mut private: Vec<Bytes> = private;
+        private.extend(withdrawals.encode().0);
         if let Some(group) = self.groups.get_mut(&new) {
-            group.join(id, private, Vec::new());
+            group.join(id, private, end);
         }
-        self.leave_group(id, old);
         if let Some(peer) = self.peers.get_mut(&id) {
             peer.group = new;
         }

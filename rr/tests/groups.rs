@@ -402,3 +402,49 @@ fn interrupted_walk_converges() {
         "stale {stale:?}, missing {missing:?}"
     );
 }
+
+/// A member moved to another group (export policy change) before taking its latest messages
+/// ends with exactly the new group's table: what it may still hold from the old group is
+/// withdrawn.
+#[test]
+fn regrouped_member_converges() {
+    let mut lab = Lab::new(config());
+    lab.up(&Neighbor::ebgp(2, 65001, "172.16.0.1"));
+    let moving = Neighbor::ebgp(3, 65002, "172.16.1.1");
+    lab.up(&moving);
+    lab.up(&Neighbor::ebgp(4, 65002, "172.16.1.2"));
+    let mut held = std::collections::BTreeSet::new();
+    lab.step(update(
+        2,
+        announce(
+            &["10.1.0.0/16", "10.2.0.0/16"],
+            "172.16.0.1",
+            path(&[65001]),
+        ),
+    ));
+    apply_lines(&mut held, &lab.sent_to(3));
+    lab.step(update(2, withdraw(&["10.2.0.0/16"])));
+    let tagged = rr::Policy {
+        statements: vec![rr::Statement {
+            modifications: vec![rr::Modification::AddCommunities(vec![community("64512:1")])],
+            ..rr::Statement::default()
+        }],
+        default: rr::Verdict::Accept,
+    };
+    let config = rr::PeerConfig {
+        export: std::sync::Arc::new(tagged),
+        ..moving.config.clone()
+    };
+    lab.step(rr::RibInput::Reconfigure {
+        peer: PeerId(3),
+        config,
+    });
+    apply_lines(&mut held, &lab.sent_to(3));
+    let advertised: std::collections::BTreeSet<String> = lab
+        .rib
+        .advertised(PeerId(3), None)
+        .map(|route| route.prefix.to_string())
+        .collect();
+    assert_eq!(held, advertised);
+    assert_eq!(advertised.len(), 1);
+}
