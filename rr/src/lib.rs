@@ -41,10 +41,23 @@
 //!   routes leave with it.
 //!
 //! # Decided here
-//! A route reflected from a client is sent to its update group as a whole, the client it came
-//! from included: excluding one member would break the sharing of encoded messages. The
-//! client discards it on receipt because the ORIGINATOR_ID is its own BGP Identifier
-//! (RFC 4456 §8). The same holds for an external neighbor and its own AS (RFC 4271 §9.1.2).
+//! - A route reflected from a client goes to its update group as a whole, the client it came
+//!   from included: leaving one member out would break the sharing of encoded messages, and
+//!   the client discards the route on receipt because the ORIGINATOR_ID is its own BGP
+//!   Identifier (RFC 4456 §8). Likewise a route from an external neighbor goes back to that
+//!   neighbor's group, which drops it for its own AS in the path (RFC 4271 §9.1.2); the
+//!   receiver decides, so a neighbor that allows its own AS still gets it.
+//! - When the best path may not go to a group (an internal route towards a non-client), the
+//!   group gets nothing for the prefix, not the second best (RFC 4271 §9.1.3: only the best
+//!   is advertised); with ADD-PATH send (RFC 7911) every path that may go is sent.
+//! - Locally originated routes win over learned ones (a step before LOCAL_PREF; the degree of
+//!   preference is a local matter, RFC 4271 §9.1.1) and are never installed in the FIB.
+//! - CLUSTER_LIST length is compared after the BGP Identifier, where RFC 4456 §9 inserts it.
+//! - `max_prefixes` counts routes received (the Adj-RIB-In), before import policy, so that the
+//!   limit bounds memory whatever the policy.
+//! - A member that falls behind its group's log retention is resynchronized by a walk over the
+//!   entries changed since its cursor, withdrawals included (tombstones are kept until every
+//!   member is past them).
 
 pub mod attrs;
 pub mod decision;

@@ -672,9 +672,12 @@ impl Rib {
         };
         let mut outputs = Vec::new();
         if let Some(peer) = self.peers.get_mut(&id) {
+            // A new limit is judged afresh (below, against what is held now).
+            if peer.config.max_prefixes != config.max_prefixes {
+                peer.limit_reached = false;
+            }
             peer.config = config;
             peer.role = role;
-            peer.limit_reached = false;
         }
         if reimport {
             self.reimport(id);
