@@ -19,6 +19,7 @@ use tracing::{error, info, warn};
 
 use crate::control::protocol::{self, Done, Request};
 use crate::control::{self as control_socket, failure, ControlRequest};
+use crate::metrics;
 use crate::neighbor::{self, NeighborSettings};
 use crate::peer::{PeerCommand, PeerHandle};
 use crate::socket;
@@ -109,6 +110,15 @@ impl Daemon {
         for address in self.config.global.listen.clone() {
             self.open_listener(address)?;
         }
+        let (scrape_tx, mut scrapes) = mpsc::channel(4);
+        let metrics_task = match self.config.global.metrics_listen {
+            Some(address) => Some(
+                metrics::serve(address, scrape_tx)
+                    .await
+                    .map_err(|source| DaemonError::Listen { address, source })?,
+            ),
+            None => None,
+        };
         let neighbors = self.config.neighbors.clone();
         for neighbor in &neighbors {
             self.add_neighbor(neighbor);
@@ -130,6 +140,9 @@ impl Daemon {
                 _ = watchdog.tick() => self.notifier.watchdog(),
                 Some((stream, remote)) = self.accepted.recv() => self.route_incoming(stream, remote),
                 Some(request) = control.recv() => self.control(request),
+                Some(reply) = scrapes.recv() => {
+                    let _ = reply.send(self.metrics_page());
+                }
                 _ = hangup.recv() => {
                     let _ = self.reload();
                 }
@@ -139,6 +152,9 @@ impl Daemon {
         }
         self.notifier.stopping();
         control_task.abort();
+        if let Some(task) = metrics_task {
+            task.abort();
+        }
         let _ = std::fs::remove_file(&control_path);
         self.shutdown().await;
         Ok(())
@@ -195,6 +211,29 @@ impl Daemon {
             })],
             Err(_) => vec![failure("the neighbor's task is busy; try again")],
         }
+    }
+
+    fn metrics_page(&self) -> String {
+        let statuses: Vec<_> = self
+            .peers
+            .values()
+            .map(|p| (p, p.status.borrow().clone()))
+            .collect();
+        let samples: Vec<metrics::NeighborSample<'_>> = statuses
+            .iter()
+            .map(|(peer, status)| metrics::NeighborSample {
+                name: &peer.settings.name,
+                address: &peer.settings.display_address,
+                status,
+            })
+            .collect();
+        let info = metrics::DaemonInfo {
+            version: env!("CARGO_PKG_VERSION"),
+            uptime: self.started.elapsed(),
+            config_revision: self.config_revision,
+            datastore_connected: self.config.etcd.as_ref().map(|_| false),
+        };
+        metrics::render(&info, &samples, self.config.global.metrics_neighbor_labels)
     }
 
     fn status(&self) -> protocol::Status {
@@ -382,9 +421,7 @@ impl Daemon {
                     for field in fields {
                         if *field == config::GlobalField::Listen {
                             self.update_listeners();
-                        } else if !global_field_resets(*field)
-                            && *field != config::GlobalField::HoldTime
-                        {
+                        } else if !global_field_resets(*field) && !global_field_live(*field) {
                             warn!(
                                 field = field.name(),
                                 "this global setting takes effect when bgpd restarts"
@@ -472,6 +509,15 @@ impl Daemon {
         }
         info!("stopped");
     }
+}
+
+/// Global fields that apply at once: the hold time reaches the neighbors through their own
+/// resolved timers, the metrics page reads the configuration on every scrape.
+fn global_field_live(field: config::GlobalField) -> bool {
+    matches!(
+        field,
+        config::GlobalField::HoldTime | config::GlobalField::MetricsNeighborLabels
+    )
 }
 
 /// Global fields that change every session's OPEN.

@@ -7,6 +7,7 @@
 pub mod control;
 pub mod daemon;
 pub mod logging;
+pub mod metrics;
 pub mod neighbor;
 pub mod peer;
 pub mod socket;

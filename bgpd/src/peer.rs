@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
-use proto::header::split_frame;
+use proto::header::{split_frame, MessageType};
 use proto::message::Message;
 use proto::notification::{ErrorCode, HeaderError};
 use proto::params::MAX_EXTENDED_MESSAGE_LEN;
@@ -70,8 +70,46 @@ pub struct PeerStatus {
     pub keepalive: Option<Duration>,
     pub families: AfiSafiSet,
     pub last_error: Option<String>,
-    pub updates_received: u64,
+    /// Prefixes announced to us in the current session.
     pub prefixes_received: u64,
+    /// Messages by type since the daemon started.
+    pub received: MessageCounts,
+    pub sent: MessageCounts,
+    /// Times the session reached Established.
+    pub established_transitions: u64,
+}
+
+/// Messages of each type (RFC 4271 §4.1, RFC 2918), counted since the daemon started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MessageCounts {
+    pub open: u64,
+    pub update: u64,
+    pub notification: u64,
+    pub keepalive: u64,
+    pub route_refresh: u64,
+}
+
+impl MessageCounts {
+    pub fn count(&mut self, message_type: MessageType) {
+        *match message_type {
+            MessageType::Open => &mut self.open,
+            MessageType::Update => &mut self.update,
+            MessageType::Notification => &mut self.notification,
+            MessageType::Keepalive => &mut self.keepalive,
+            MessageType::RouteRefresh => &mut self.route_refresh,
+        } += 1;
+    }
+
+    /// `(type name, count)` for every type, in wire order.
+    pub fn by_type(&self) -> [(&'static str, u64); 5] {
+        [
+            ("open", self.open),
+            ("update", self.update),
+            ("notification", self.notification),
+            ("keepalive", self.keepalive),
+            ("route_refresh", self.route_refresh),
+        ]
+    }
 }
 
 impl Default for PeerStatus {
@@ -83,8 +121,10 @@ impl Default for PeerStatus {
             keepalive: None,
             families: AfiSafiSet::EMPTY,
             last_error: None,
-            updates_received: 0,
             prefixes_received: 0,
+            received: MessageCounts::default(),
+            sent: MessageCounts::default(),
+            established_transitions: 0,
         }
     }
 }
@@ -413,6 +453,8 @@ impl PeerTask {
         }
         match Message::decode(frame, &params) {
             Ok(message) => {
+                self.status
+                    .send_modify(|status| status.received.count(message.message_type()));
                 self.input(Input::Message(id, &message));
                 if let Message::Update(update) = &message {
                     if self.session.accepts_updates(id) {
@@ -436,10 +478,8 @@ impl PeerTask {
             warn!(peer = %self.settings.name, error = %error, "UPDATE error handled per RFC 7606");
         }
         let announced = update.announced.len() + update.mp_reach.as_ref().map_or(0, |r| r.len());
-        self.status.send_modify(|status| {
-            status.updates_received += 1;
-            status.prefixes_received += announced as u64;
-        });
+        self.status
+            .send_modify(|status| status.prefixes_received += announced as u64);
     }
 
     /// Feeds the session and carries out what it returns.
@@ -489,8 +529,8 @@ impl PeerTask {
                         status.hold_time = Some(negotiated.hold_time);
                         status.keepalive = Some(negotiated.keepalive);
                         status.families = negotiated.families;
-                        status.updates_received = 0;
                         status.prefixes_received = 0;
+                        status.established_transitions += 1;
                     });
                     // Until the RIB exists there is nothing to advertise: the initial table is
                     // complete at once (RFC 4724 §2).
@@ -602,7 +642,11 @@ impl PeerTask {
             return false;
         }
         match connection.writer.try_send(buffer.freeze()) {
-            Ok(()) => true,
+            Ok(()) => {
+                self.status
+                    .send_modify(|status| status.sent.count(message.message_type()));
+                true
+            }
             Err(mpsc::error::TrySendError::Full(_)) => {
                 // The writer has not drained 256 messages: the neighbor is not reading.
                 self.input(Input::SendBlocked(id));

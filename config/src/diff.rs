@@ -109,6 +109,7 @@ pub enum GlobalField {
     ClusterId,
     ControlSocket,
     MetricsListen,
+    MetricsNeighborLabels,
     StateDir,
     GracefulRestart,
     LogFormat,
@@ -125,6 +126,7 @@ impl GlobalField {
             GlobalField::ClusterId => "cluster_id",
             GlobalField::ControlSocket => "control_socket",
             GlobalField::MetricsListen => "metrics_listen",
+            GlobalField::MetricsNeighborLabels => "metrics_neighbor_labels",
             GlobalField::StateDir => "state_dir",
             GlobalField::GracefulRestart => "graceful_restart",
             GlobalField::LogFormat => "log_format",
@@ -387,6 +389,7 @@ fn global_fields(old: &Global, new: &Global) -> Vec<GlobalField> {
         cluster_id,
         control_socket,
         metrics_listen,
+        metrics_neighbor_labels,
         state_dir,
         graceful_restart,
         log_format,
@@ -405,6 +408,10 @@ fn global_fields(old: &Global, new: &Global) -> Vec<GlobalField> {
         (
             GlobalField::MetricsListen,
             *metrics_listen != new.metrics_listen,
+        ),
+        (
+            GlobalField::MetricsNeighborLabels,
+            *metrics_neighbor_labels != new.metrics_neighbor_labels,
         ),
         (GlobalField::StateDir, *state_dir != new.state_dir),
         (

@@ -47,6 +47,8 @@ pub struct Global {
     pub control_socket: PathBuf,
     /// `None`: no metrics endpoint.
     pub metrics_listen: Option<SocketAddr>,
+    /// Per-neighbor metric series; off on big meshes, where they would be thousands.
+    pub metrics_neighbor_labels: bool,
     pub state_dir: PathBuf,
     pub graceful_restart: GracefulRestart,
     pub log_format: LogFormat,

@@ -32,6 +32,7 @@ pub(crate) struct RawGlobal {
     pub cluster_id: Option<String>,
     pub control_socket: Option<String>,
     pub metrics_listen: Option<String>,
+    pub metrics_neighbor_labels: Option<bool>,
     pub state_dir: Option<String>,
     pub graceful_restart: Option<RawGracefulRestart>,
     pub log_format: Option<LogFormat>,

@@ -24,6 +24,8 @@ use crate::wait::{wait_until, Observed, DEFAULT_INTERVAL};
 
 /// How long bgpd may take to open its control socket.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
+/// Where bgpd serves its metrics, on the loopback of its namespace.
+pub const METRICS_PORT: u16 = 9179;
 /// The lab's connect retry cap: peers restart often in tests.
 const CONNECT_RETRY_S: u16 = 5;
 
@@ -147,6 +149,22 @@ impl Starling {
         crate::command::run(path_str(&bgpctl)?, &argv)
     }
 
+    /// The Prometheus page, fetched over HTTP from inside the host's namespace (bash's
+    /// `/dev/tcp`, so no HTTP client needs to be installed).
+    pub fn metrics(&self) -> Result<String> {
+        let script = format!(
+            "exec 3<>/dev/tcp/127.0.0.1/{METRICS_PORT}; printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3; cat <&3"
+        );
+        let response = crate::command::run_in(&self.host.netns, "bash", &["-c", &script])?;
+        match response.split_once("\r\n\r\n") {
+            Some((head, body)) if head.starts_with("HTTP/1.1 200") => Ok(body.to_owned()),
+            _ => Err(LabError::Parse {
+                what: "metrics response".into(),
+                detail: response,
+            }),
+        }
+    }
+
     pub fn neighbors(&self) -> Result<Vec<NeighborStatus>> {
         let text = self.bgpctl(&["show", "neighbors"])?;
         serde_json::from_str(&text).map_err(|e| LabError::Parse {
@@ -243,6 +261,8 @@ fn render_config(host: &Host, spec: &RouterSpec, socket: &Path, dir: &Path) -> S
     let _ = writeln!(out, "control_socket = \"{}\"", socket.display());
     let _ = writeln!(out, "state_dir = \"{}\"", dir.display());
     let _ = writeln!(out, "log_format = \"json\"");
+    // Loopback of the host's own namespace: reachable only from inside it.
+    let _ = writeln!(out, "metrics_listen = \"127.0.0.1:{METRICS_PORT}\"");
     let _ = writeln!(out, "log_level = \"debug\"");
     for neighbor in &spec.neighbors {
         render_neighbor(&mut out, neighbor);

@@ -658,3 +658,78 @@ fn runs_as_a_plain_user_with_two_capabilities() {
     // CAP_NET_BIND_SERVICE (10) and CAP_NET_ADMIN (12), nothing else.
     assert_eq!(proc_status(pid, "CapEff:"), "0000000000001400");
 }
+
+/// The value of a metric line (`name{labels} value`) on a Prometheus page.
+fn metric(page: &str, series: &str) -> Option<u64> {
+    page.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+}
+
+#[test]
+fn metrics_count_sessions_and_messages() {
+    if !lab_available("metrics", &[Tool::Bird]) {
+        return;
+    }
+    let lab = Lab::new().expect("lab");
+    let st = lab.host("st").expect("host");
+    let peer = lab.host("bird").expect("host");
+    let up = lab.host("down").expect("host");
+    // One neighbor that answers, one that never will.
+    let spec = RouterSpec::new(st.ipv4, STARLING_AS)
+        .neighbor(neighbor(&peer, IpVersion::V4, PEER_AS))
+        .neighbor(neighbor(&up, IpVersion::V4, PEER_AS));
+    let starling = Starling::start(&lab, &st, &spec).expect("bgpd");
+    let bird_spec = RouterSpec::new(peer.ipv4, PEER_AS)
+        .neighbor(neighbor(&st, IpVersion::V4, STARLING_AS))
+        .route(interop::OriginRoute::new(
+            "10.244.7.0/26".parse().expect("prefix"),
+        ));
+    let _bird = Bird::start(&lab, &peer, bird_spec).expect("bird");
+    starling
+        .wait_established(peer.address(IpVersion::V4), SESSION_TIMEOUT)
+        .expect("session");
+    let page = interop::wait_until(
+        "the route to be counted",
+        SESSION_TIMEOUT,
+        interop::DEFAULT_INTERVAL,
+        || {
+            let page = starling.metrics()?;
+            let labels = format!("{{neighbor=\"{0}\",address=\"{0}\"}}", peer.ipv4);
+            Ok((metric(
+                &page,
+                &format!("starling_neighbor_prefixes_received{labels}"),
+            ) == Some(1))
+            .then_some(page))
+        },
+    )
+    .expect("metrics");
+    assert_eq!(
+        metric(&page, "starling_sessions{state=\"Established\"}"),
+        Some(1),
+        "{page}"
+    );
+    let labels = format!("neighbor=\"{0}\",address=\"{0}\"", peer.ipv4);
+    assert_eq!(
+        metric(&page, &format!("starling_neighbor_established{{{labels}}}")),
+        Some(1)
+    );
+    assert_eq!(
+        metric(
+            &page,
+            &format!("starling_messages_sent_total{{{labels},type=\"open\"}}")
+        ),
+        Some(1)
+    );
+    assert!(
+        metric(
+            &page,
+            &format!("starling_messages_received_total{{{labels},type=\"update\"}}")
+        ) >= Some(2),
+        "{page}"
+    );
+    let silent = format!("neighbor=\"{0}\",address=\"{0}\"", up.ipv4);
+    assert_eq!(
+        metric(&page, &format!("starling_neighbor_established{{{silent}}}")),
+        Some(0)
+    );
+}

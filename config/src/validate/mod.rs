@@ -236,6 +236,7 @@ fn global(
         control_socket: control_socket?
             .unwrap_or_else(|| PathBuf::from(Global::DEFAULT_CONTROL_SOCKET)),
         metrics_listen: metrics_listen?,
+        metrics_neighbor_labels: raw.metrics_neighbor_labels.unwrap_or(true),
         state_dir: state_dir?.unwrap_or_else(|| PathBuf::from(Global::DEFAULT_STATE_DIR)),
         graceful_restart: graceful_restart?,
         log_format: raw.log_format.unwrap_or(LogFormat::Human),
