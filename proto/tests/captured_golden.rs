@@ -18,7 +18,6 @@
 //!   `data/captured/configs/`.
 
 use std::net::IpAddr;
-use std::path::Path;
 
 use bytes::{Bytes, BytesMut};
 use ipnet::IpNet;
@@ -27,17 +26,19 @@ use proto::attr::{
     MpReach, MpUnreach, MultiExitDisc, NextHop, Origin,
 };
 use proto::capability::{AddPathMode, CapabilityCode};
-use proto::header::{split_frame, MessageType};
+use proto::header::MessageType;
 use proto::message::Message;
 use proto::notification::{CeaseError, ErrorCode};
 use proto::open::Open;
 use proto::route_refresh::RouteRefreshSubtype;
 use proto::update::Update;
 use proto::{Afi, AfiSafi, AfiSafiSet, Asn, ClusterId, RouterId, SessionParams};
-use serde::Deserialize;
 
-const CAPTURED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/captured");
-const MANIFEST: &str = include_str!("data/captured/manifest.toml");
+#[path = "support/captured.rs"]
+mod captured;
+
+use captured::{families, manifest, ManifestFile, MessageCounts, CAPTURED};
+
 /// What the capture tool's shutdown sends (RFC 9003 shutdown communication).
 const SHUTDOWN_COMMUNICATION: &str = "golden capture: administrative shutdown";
 
@@ -110,110 +111,18 @@ const fn route_target(asn: u16, local: u32) -> [u8; ExtendedCommunity::LEN] {
     [0x00, 0x02, asn_high, asn_low, l0, l1, l2, l3]
 }
 
-/// `manifest.toml` (see the capture README for the meaning of each key).
-#[derive(Deserialize)]
-struct Manifest {
-    file: Vec<ManifestFile>,
-}
-
-#[derive(Deserialize)]
-struct ManifestFile {
-    name: String,
-    scenario: String,
-    sender: String,
-    receiver: String,
-    transport: String,
-    sender_asn: u32,
-    receiver_asn: u32,
-    external: bool,
-    four_octet_as: bool,
-    extended_message: bool,
-    add_path: Vec<String>,
-    extended_next_hop: Vec<String>,
-    families: Vec<String>,
-    sender_capabilities: Vec<u8>,
-    bytes: usize,
-    messages: MessageCounts,
-}
-
-#[derive(Debug, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MessageCounts {
-    #[serde(default)]
-    open: usize,
-    #[serde(default)]
-    update: usize,
-    #[serde(default)]
-    notification: usize,
-    #[serde(default)]
-    keepalive: usize,
-    #[serde(default)]
-    route_refresh: usize,
-}
-
-impl ManifestFile {
-    /// The parameters to decode this file's messages after the OPEN with.
-    fn params(&self) -> SessionParams {
-        SessionParams {
-            four_octet_as: self.four_octet_as,
-            extended_message: self.extended_message,
-            add_path_rx: families(&self.add_path),
-            // What the receiver would send back is not in this file.
-            add_path_tx: AfiSafiSet::EMPTY,
-            extended_next_hop: families(&self.extended_next_hop),
-            external: self.external,
-        }
-    }
-
-    /// The capture of the same session in the other direction.
-    fn reverse<'a>(&self, manifest: &'a Manifest) -> &'a ManifestFile {
-        let mut reverse = manifest.file.iter().filter(|other| {
-            other.sender == self.receiver
-                && other.receiver == self.sender
-                && other.transport == self.transport
-                && other.scenario == self.scenario
-        });
-        let found = reverse.next();
-        assert!(reverse.next().is_none(), "{}: two reverse files", self.name);
-        found.unwrap_or_else(|| panic!("{}: no reverse file in the manifest", self.name))
-    }
-}
-
-fn manifest() -> Manifest {
-    toml::from_str(MANIFEST).unwrap_or_else(|e| panic!("manifest.toml: {e}"))
-}
-
-fn families(names: &[String]) -> AfiSafiSet {
-    names
+/// Decodes every message of a capture with the parameters the manifest gives for it.
+fn decode_stream(entry: &ManifestFile) -> Vec<Message> {
+    let name = &entry.name;
+    entry
+        .frames()
         .iter()
-        .map(|name| name.parse::<AfiSafi>().unwrap_or_else(|e| panic!("{e}")))
+        .enumerate()
+        .map(|(index, frame)| {
+            Message::decode(frame, &entry.params_for(index))
+                .unwrap_or_else(|error| panic!("{name}: message {index} does not decode: {error}"))
+        })
         .collect()
-}
-
-/// Splits and decodes a whole capture: the first message with plain parameters (it is the
-/// OPEN that negotiates the others, RFC 4271 §4.2), every later one with `params`.
-fn decode_stream(name: &str, params: &SessionParams) -> Vec<Message> {
-    let path = Path::new(CAPTURED).join(name);
-    let stream = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut buffer = BytesMut::from(&stream[..]);
-    let mut messages = Vec::new();
-    while !buffer.is_empty() {
-        let current = if messages.is_empty() {
-            SessionParams::plain(params.external)
-        } else {
-            *params
-        };
-        let index = messages.len();
-        let frame = match split_frame(&mut buffer, current.max_message_len()) {
-            Ok(Some(frame)) => frame,
-            Ok(None) => panic!("{name}: message {index} is truncated"),
-            Err(error) => panic!("{name}: message {index} does not frame: {error}"),
-        };
-        let message = Message::decode(&frame, &current)
-            .unwrap_or_else(|error| panic!("{name}: message {index} does not decode: {error}"));
-        messages.push(message);
-    }
-    messages
 }
 
 /// The OPEN a capture starts with.
@@ -497,16 +406,12 @@ fn check_spot(name: &str, messages: &[Message], spot: &Spot) {
 fn check(golden: &Golden) {
     let manifest = manifest();
     let name = golden.file;
-    let entry = manifest
-        .file
-        .iter()
-        .find(|f| f.name == name)
-        .unwrap_or_else(|| panic!("{name}: not in manifest.toml"));
+    let entry = manifest.entry(name);
     let params = entry.params();
-    let messages = decode_stream(name, &params);
+    let messages = decode_stream(entry);
 
     // The manifest describes this capture.
-    let size = std::fs::metadata(Path::new(CAPTURED).join(name)).map(|m| m.len());
+    let size = std::fs::metadata(entry.path()).map(|m| m.len());
     assert_eq!(size.ok(), u64::try_from(entry.bytes).ok(), "{name}: size");
     assert_eq!(counts(&messages), entry.messages, "{name}: message counts");
     let open = first_open(name, &messages);
@@ -520,7 +425,7 @@ fn check(golden: &Golden) {
 
     // The manifest's parameters are what the two OPENs negotiate.
     let reverse = entry.reverse(&manifest);
-    let reverse_messages = decode_stream(&reverse.name, &reverse.params());
+    let reverse_messages = decode_stream(reverse);
     let reverse_open = first_open(&reverse.name, &reverse_messages);
     assert_eq!(
         reverse_open.peer_asn(),
@@ -561,12 +466,7 @@ fn check(golden: &Golden) {
 
     // Every value survives encoding; the OPEN travels before any capability applies.
     for (index, message) in messages.iter().enumerate() {
-        let current = if index == 0 {
-            SessionParams::plain(params.external)
-        } else {
-            params
-        };
-        check_round_trip(name, index, message, &current);
+        check_round_trip(name, index, message, &entry.params_for(index));
     }
 
     for spot in golden.spots {
