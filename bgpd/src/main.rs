@@ -64,8 +64,7 @@ fn main() -> ExitCode {
         }
     };
     if args.check {
-        println!("{}: configuration ok", args.config.display());
-        return ExitCode::SUCCESS;
+        return check_datastore(&args.config, &config);
     }
     bgpd::logging::init(config.global.log_format, config.global.log_level);
     let runtime = match tokio::runtime::Runtime::new() {
@@ -84,6 +83,41 @@ fn main() -> ExitCode {
         Err(error) => {
             tracing::error!(%error, "bgpd failed");
             eprintln!("bgpd: {error}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `--check` with `[etcd]` configured: the file is valid; is the datastore reachable?
+fn check_datastore(path: &std::path::Path, config: &config::Config) -> ExitCode {
+    let Some(etcd) = &config.etcd else {
+        println!("{}: configuration ok", path.display());
+        return ExitCode::SUCCESS;
+    };
+    let probe = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map(|runtime| {
+            runtime.block_on(config::etcd::probe(etcd, &config::etcd::Timing::default()))
+        });
+    match probe {
+        Ok(Ok(revision)) => {
+            println!(
+                "{}: configuration ok; etcd reachable at revision {}",
+                path.display(),
+                revision.0
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(Err(error)) => {
+            eprintln!(
+                "{}: configuration ok, but etcd is not reachable: {error}",
+                path.display()
+            );
+            ExitCode::from(1)
+        }
+        Err(error) => {
+            eprintln!("bgpd: cannot start the runtime: {error}");
             ExitCode::from(1)
         }
     }

@@ -129,3 +129,14 @@ fn tells_systemd_ready_watchdog_and_stopping() {
     let status = bgpd.wait().expect("bgpd exits");
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn check_reports_an_unreachable_datastore() {
+    // Port 1 on loopback: nothing listens, the connection is refused at once.
+    let (code, _, stderr) = check(
+        "[global]\nasn = 64512\nrouter_id = \"192.0.2.1\"\n\n\
+         [etcd]\nendpoints = [\"http://127.0.0.1:1\"]\nnode = \"n1\"\nregister = false\n",
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("etcd is not reachable"), "{stderr}");
+}
