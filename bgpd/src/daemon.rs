@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use config::source::{Origin, SourceEvent};
 use config::{Change, Config, Effect, PeerAddress};
 use proto::session::StopReason;
 use proto::RouterId;
@@ -19,6 +20,7 @@ use tracing::{error, info, warn};
 
 use crate::control::protocol::{self, Done, Request};
 use crate::control::{self as control_socket, failure, ControlRequest};
+use crate::datastore::Datastore;
 use crate::metrics;
 use crate::neighbor::{self, NeighborSettings};
 use crate::peer::{PeerCommand, PeerHandle};
@@ -40,6 +42,8 @@ pub enum DaemonError {
     },
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
+    #[error("cannot start the datastore source: {0}")]
+    Datastore(#[from] crate::datastore::DatastoreError),
     #[error("cannot create control socket {path}: {source}")]
     ControlSocket {
         path: PathBuf,
@@ -49,7 +53,11 @@ pub enum DaemonError {
 
 pub struct Daemon {
     config_path: PathBuf,
+    /// The file as last loaded; with a datastore, `config` is it combined with the snapshot.
+    file_config: Config,
+    /// The configuration in force.
     config: Config,
+    datastore: Option<Datastore>,
     router_id: RouterId,
     peers: BTreeMap<PeerAddress, PeerHandle>,
     listeners: Vec<Listener>,
@@ -79,7 +87,9 @@ impl Daemon {
             ^ u64::from(std::process::id());
         Ok(Daemon {
             config_path,
+            file_config: config.clone(),
             config,
+            datastore: None,
             router_id,
             peers: BTreeMap::new(),
             listeners: Vec::new(),
@@ -119,6 +129,9 @@ impl Daemon {
             ),
             None => None,
         };
+        // Neighbors from the file start at once; the datastore's follow with its first snapshot
+        // (from etcd, or from the saved cache while etcd is away).
+        self.datastore = Datastore::start(&self.file_config, &self.config_path, self.router_id)?;
         let neighbors = self.config.neighbors.clone();
         for neighbor in &neighbors {
             self.add_neighbor(neighbor);
@@ -140,6 +153,7 @@ impl Daemon {
                 _ = watchdog.tick() => self.notifier.watchdog(),
                 Some((stream, remote)) = self.accepted.recv() => self.route_incoming(stream, remote),
                 Some(request) = control.recv() => self.control(request),
+                Some(event) = next_datastore_event(&mut self.datastore) => self.datastore_event(event),
                 Some(reply) = scrapes.recv() => {
                     let _ = reply.send(self.metrics_page());
                 }
@@ -231,7 +245,7 @@ impl Daemon {
             version: env!("CARGO_PKG_VERSION"),
             uptime: self.started.elapsed(),
             config_revision: self.config_revision,
-            datastore_connected: self.config.etcd.as_ref().map(|_| false),
+            datastore_connected: self.datastore.as_ref().map(Datastore::connected),
         };
         metrics::render(&info, &samples, self.config.global.metrics_neighbor_labels)
     }
@@ -242,12 +256,23 @@ impl Daemon {
             router_id: self.router_id.to_string(),
             asn: self.config.global.asn.0,
             uptime_s: self.started.elapsed().as_secs(),
-            config_source: "file".to_owned(),
-            config_revision: self.config_revision,
-            datastore: if self.config.etcd.is_some() {
-                "disconnected"
+            config_source: if self.datastore.is_some() {
+                "etcd"
             } else {
-                "off"
+                "file"
+            }
+            .to_owned(),
+            config_revision: self
+                .datastore
+                .as_ref()
+                .and_then(Datastore::revision)
+                .map_or(self.config_revision, |(revision, _)| {
+                    u64::try_from(revision).unwrap_or(0)
+                }),
+            datastore: match &self.datastore {
+                Some(datastore) if datastore.connected() => "connected",
+                Some(_) => "disconnected",
+                None => "off",
             }
             .to_owned(),
             graceful_restart: "none".to_owned(),
@@ -386,7 +411,7 @@ impl Daemon {
     }
 
     fn apply_reload(&mut self) -> Result<Vec<String>, Vec<String>> {
-        let new = match Config::load(&self.config_path) {
+        let file = match Config::load(&self.config_path) {
             Ok(config) => config,
             Err(errors) => {
                 for problem in errors.iter() {
@@ -396,6 +421,44 @@ impl Daemon {
                 return Err(errors.iter().map(ToString::to_string).collect());
             }
         };
+        self.file_config = file;
+        let new = self.effective_config();
+        self.apply_config(new)
+    }
+
+    /// The file's configuration combined with the datastore's snapshot, if any; derived
+    /// neighbors that cannot be used are logged and left out.
+    fn effective_config(&self) -> Config {
+        let Some(datastore) = &self.datastore else {
+            return self.file_config.clone();
+        };
+        let (config, problems) = datastore.effective(&self.file_config);
+        for problem in problems {
+            warn!(error = %problem, "datastore configuration not applied");
+        }
+        config
+    }
+
+    fn datastore_event(&mut self, event: SourceEvent) {
+        match event {
+            SourceEvent::Connected => info!("datastore connected"),
+            SourceEvent::Disconnected { reason } => {
+                warn!(%reason, "datastore unreachable: running on the last known configuration");
+            }
+            SourceEvent::Snapshot(update) => {
+                let (revision, cache) = (update.revision.0, update.origin == Origin::Cache);
+                if let Some(datastore) = &mut self.datastore {
+                    datastore.record(update);
+                }
+                info!(revision, from_cache = cache, "datastore snapshot");
+                let new = self.effective_config();
+                let _ = self.apply_config(new);
+            }
+        }
+    }
+
+    /// Moves to `new`, touching only what differs from the configuration in force.
+    fn apply_config(&mut self, new: Config) -> Result<Vec<String>, Vec<String>> {
         let changes = self.config.diff(&new);
         let global_reset = changes.iter().any(|c| matches!(c, Change::Global(fields) if fields.iter().any(|f| global_field_resets(*f))));
         let router_id = match router_id(&new) {
@@ -580,5 +643,13 @@ fn neighbor_view(peer: &PeerHandle) -> protocol::Neighbor {
         accepted: status.prefixes_received,
         advertised: 0,
         last_error: status.last_error.clone(),
+    }
+}
+
+/// The datastore's next event, or never when there is no datastore.
+async fn next_datastore_event(datastore: &mut Option<Datastore>) -> Option<SourceEvent> {
+    match datastore {
+        Some(datastore) => datastore.next().await,
+        None => std::future::pending().await,
     }
 }

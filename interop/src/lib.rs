@@ -46,8 +46,8 @@ pub use process::Process;
 pub use relay::Relay;
 pub use require::{lab_available, Tool};
 pub use spec::{
-    AddPath, Community, ExtCommunity, HoldTime, LargeCommunity, NeighborSpec, OriginRoute,
-    RouteAttrs, RouterSpec, DEFAULT_HOLD_TIME,
+    AddPath, Community, DatastoreSpec, ExtCommunity, HoldTime, LargeCommunity, NeighborSpec,
+    OriginRoute, RouteAttrs, RouterSpec, DEFAULT_HOLD_TIME,
 };
 pub use starling::{NeighborStatus, Starling};
 pub use wait::{wait_until, Observed, DEFAULT_INTERVAL, DEFAULT_TIMEOUT};

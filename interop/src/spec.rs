@@ -198,6 +198,17 @@ pub struct RouterSpec {
     pub cluster_id: Option<ClusterId>,
     pub neighbors: Vec<NeighborSpec>,
     pub routes: Vec<OriginRoute>,
+    /// Starling only: take the cluster's peers from etcd (the `[etcd]` section).
+    pub datastore: Option<DatastoreSpec>,
+}
+
+/// Where a Starling node finds the cluster's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatastoreSpec {
+    /// `http://ADDR:PORT`.
+    pub endpoint: String,
+    /// This node's name in the datastore; it registers itself under it.
+    pub node: String,
 }
 
 impl RouterSpec {
@@ -208,6 +219,7 @@ impl RouterSpec {
             cluster_id: None,
             neighbors: Vec::new(),
             routes: Vec::new(),
+            datastore: None,
         }
     }
 

@@ -86,7 +86,13 @@ impl Starling {
                 crate::command::run("chown", &[user, path_str(&dir)?])?;
                 dir
             }
-            None => lab.dir().to_path_buf(),
+            None => {
+                // Each node its own state directory: the datastore snapshot lives there.
+                let dir = lab.path(&format!("{stem}.state"));
+                fs::create_dir_all(&dir)
+                    .map_err(|e| LabError::io(format!("create {}", dir.display()), e))?;
+                dir
+            }
         };
         let socket = run_dir.join(format!("{stem}.ctl"));
         write_file(&config, &render_config(host, spec, &socket, &run_dir))?;
@@ -269,6 +275,12 @@ fn render_config(host: &Host, spec: &RouterSpec, socket: &Path, dir: &Path) -> S
     }
     for route in &spec.routes {
         let _ = writeln!(out, "\n[[route]]\nprefix = \"{}\"", route.prefix);
+    }
+    if let Some(datastore) = &spec.datastore {
+        let _ = writeln!(out, "\n[etcd]");
+        let _ = writeln!(out, "endpoints = [\"{}\"]", datastore.endpoint);
+        let _ = writeln!(out, "node = \"{}\"", datastore.node);
+        let _ = writeln!(out, "register = true");
     }
     out
 }

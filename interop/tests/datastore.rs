@@ -1,0 +1,170 @@
+//! Starling nodes that take the cluster from etcd (the etcd issue): mesh mode from the
+//! datastore, live removal of a node, and an etcd outage that neither takes sessions down nor
+//! stops a restarted node from coming back on its saved snapshot.
+
+use std::time::Duration;
+
+use interop::{lab_available, DatastoreSpec, Etcd, Host, Lab, RouterSpec, Starling, Tool};
+use proto::Asn;
+
+const CLUSTER_AS: Asn = Asn(64512);
+const PREFIX: &str = "/starling/v1";
+const TIMEOUT: Duration = Duration::from_secs(45);
+
+fn node_spec(host: &Host, etcd: &Etcd) -> RouterSpec {
+    let mut spec = RouterSpec::new(host.ipv4, CLUSTER_AS);
+    spec.datastore = Some(DatastoreSpec {
+        endpoint: etcd.endpoint(),
+        node: host.name.clone(),
+    });
+    spec
+}
+
+/// Waits until `node` has exactly the `expected` neighbors (by name), all Established.
+fn wait_mesh(node: &Starling, expected: &[&str]) {
+    let mut want: Vec<String> = expected.iter().map(|s| (*s).to_owned()).collect();
+    want.sort();
+    interop::wait_until(
+        &format!("{} Established with {want:?}", node.host().name),
+        TIMEOUT,
+        interop::DEFAULT_INTERVAL,
+        || {
+            let neighbors = node.neighbors()?;
+            let mut names: Vec<String> = neighbors.iter().map(|n| n.name.clone()).collect();
+            names.sort();
+            let all_up = neighbors.iter().all(|n| n.state == "Established");
+            Ok(if names == want && all_up {
+                interop::Observed::Ready(())
+            } else {
+                interop::Observed::Pending(format!(
+                    "{:?}",
+                    neighbors
+                        .iter()
+                        .map(|n| (n.name.as_str(), n.state.as_str()))
+                        .collect::<Vec<_>>()
+                ))
+            })
+        },
+    )
+    .expect("mesh");
+}
+
+fn status_field(node: &Starling, field: &str) -> String {
+    let text = node
+        .bgpctl(&["show", "status"])
+        .expect("bgpctl show status");
+    let status: serde_json::Value = serde_json::from_str(&text).expect("JSON status");
+    status
+        .get(field)
+        .map(|v| v.to_string().trim_matches('"').to_owned())
+        .unwrap_or_default()
+}
+
+struct Cluster {
+    lab: Lab,
+    etcd: Etcd,
+    hosts: Vec<Host>,
+    nodes: Vec<Starling>,
+}
+
+/// etcd plus four Starling nodes in mesh mode, every pair Established.
+fn mesh_of_four() -> Option<Cluster> {
+    if !lab_available("etcd mesh", &[Tool::Etcd]) {
+        return None;
+    }
+    let lab = Lab::new().expect("lab");
+    let store = lab.host("etcd").expect("host");
+    let etcd = Etcd::start(&lab, &store).expect("etcd");
+    etcd.put(
+        &format!("{PREFIX}/config"),
+        r#"{"asn":64512,"mode":"mesh","hold_time":30}"#,
+    )
+    .expect("cluster config");
+    let hosts: Vec<Host> = (1..=4)
+        .map(|i| lab.host(&format!("n{i}")).expect("host"))
+        .collect();
+    let nodes: Vec<Starling> = hosts
+        .iter()
+        .map(|h| Starling::start(&lab, h, &node_spec(h, &etcd)).expect("bgpd"))
+        .collect();
+    let names: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
+    for (i, node) in nodes.iter().enumerate() {
+        let others: Vec<&str> = names
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, n)| *n)
+            .collect();
+        wait_mesh(node, &others);
+    }
+    Some(Cluster {
+        lab,
+        etcd,
+        hosts,
+        nodes,
+    })
+}
+
+#[test]
+fn four_nodes_mesh_from_etcd_and_a_removed_node_leaves() {
+    let Some(cluster) = mesh_of_four() else {
+        return;
+    };
+    for node in &cluster.nodes {
+        assert_eq!(status_field(node, "config_source"), "etcd");
+        assert_eq!(status_field(node, "datastore"), "connected");
+    }
+    let uptime = |node: &Starling, name: &str| {
+        node.neighbors()
+            .expect("neighbors")
+            .into_iter()
+            .find(|n| n.name == name)
+            .map(|n| n.uptime_s)
+    };
+    let before = uptime(&cluster.nodes[0], "n2").expect("n1 has n2");
+
+    // n4 leaves the datastore: everyone else drops it; nothing else flaps.
+    cluster
+        .etcd
+        .delete(&format!("{PREFIX}/nodes/n4"))
+        .expect("delete n4");
+    for node in &cluster.nodes[..3] {
+        let others: Vec<&str> = ["n1", "n2", "n3"]
+            .into_iter()
+            .filter(|n| *n != node.host().name)
+            .collect();
+        wait_mesh(node, &others);
+    }
+    let after = uptime(&cluster.nodes[0], "n2").expect("n1 still has n2");
+    assert!(
+        after >= before,
+        "n1–n2 flapped: {before} s before, {after} s after"
+    );
+}
+
+#[test]
+fn etcd_outage_keeps_sessions_and_a_restart_uses_the_saved_snapshot() {
+    let Some(mut cluster) = mesh_of_four() else {
+        return;
+    };
+    cluster.etcd.process().kill().expect("stop etcd");
+    interop::wait_until(
+        "n1 to notice the outage",
+        TIMEOUT,
+        interop::DEFAULT_INTERVAL,
+        || Ok((status_field(&cluster.nodes[0], "datastore") == "disconnected").then_some(())),
+    )
+    .expect("datastore disconnected");
+    // Sessions stay up on the last known configuration.
+    std::thread::sleep(Duration::from_secs(3));
+    wait_mesh(&cluster.nodes[0], &["n2", "n3", "n4"]);
+
+    // n2 restarts while etcd is away: its saved snapshot brings its neighbors back.
+    let n2 = cluster.nodes.remove(1);
+    drop(n2);
+    let host = cluster.hosts[1].clone();
+    let restarted =
+        Starling::start(&cluster.lab, &host, &node_spec(&host, &cluster.etcd)).expect("bgpd again");
+    wait_mesh(&restarted, &["n1", "n3", "n4"]);
+    assert_eq!(status_field(&restarted, "datastore"), "disconnected");
+}
