@@ -168,3 +168,57 @@ fn etcd_outage_keeps_sessions_and_a_restart_uses_the_saved_snapshot() {
     wait_mesh(&restarted, &["n1", "n3", "n4"]);
     assert_eq!(status_field(&restarted, "datastore"), "disconnected");
 }
+
+#[test]
+fn an_added_node_comes_up_quickly_and_a_bad_object_is_rejected_alone() {
+    let Some(mut cluster) = mesh_of_four() else {
+        return;
+    };
+    // A broken object next to a good change: the broken one is named in the log, the good one
+    // applies.
+    cluster
+        .etcd
+        .put(
+            &format!("{PREFIX}/nodes/broken"),
+            r#"{"address_v4": "not an address"}"#,
+        )
+        .expect("bad object");
+    let host = cluster.lab.host("n5").expect("host");
+    let started = std::time::Instant::now();
+    let n5 =
+        Starling::start(&cluster.lab, &host, &node_spec(&host, &cluster.etcd)).expect("bgpd n5");
+    let listening = started.elapsed();
+    // From n5's own registration (its first etcd write, right after it listens) to every
+    // session with it Established.
+    for node in &cluster.nodes {
+        interop::wait_until(
+            "a session with n5",
+            TIMEOUT,
+            Duration::from_millis(20),
+            || {
+                let up = node
+                    .neighbors()?
+                    .into_iter()
+                    .any(|n| n.name == "n5" && n.state == "Established");
+                Ok(up.then_some(()))
+            },
+        )
+        .expect("n5 joins");
+    }
+    let joined = started.elapsed() - listening;
+    eprintln!("n5 registered and Established with 4 nodes {joined:?} after it started listening");
+    assert!(joined < Duration::from_secs(2), "took {joined:?}");
+    wait_mesh(&n5, &["n1", "n2", "n3", "n4"]);
+
+    let rejected = cluster.nodes[0]
+        .log_events("datastore object rejected; its previous version stays in force")
+        .expect("log");
+    assert!(
+        rejected
+            .iter()
+            .any(|e| e.get("key").and_then(|k| k.as_str())
+                == Some(&format!("{PREFIX}/nodes/broken"))),
+        "no rejection naming the key: {rejected:?}"
+    );
+    cluster.nodes.push(n5);
+}
