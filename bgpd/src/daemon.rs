@@ -65,7 +65,8 @@ pub struct Daemon {
     accepted: mpsc::Receiver<(TcpStream, SocketAddr)>,
     seed: u64,
     started: std::time::Instant,
-    /// Successful configuration loads, the first included.
+    /// Configurations that took effect, the first included (a reload without changes does not
+    /// count); with a datastore, its revision is shown instead.
     config_revision: u64,
     /// systemd's service manager, when bgpd runs as a `Type=notify` unit.
     notifier: Notifier,
@@ -469,7 +470,9 @@ impl Daemon {
             }
         };
         self.config = new;
-        self.config_revision += 1;
+        if !changes.is_empty() {
+            self.config_revision += 1;
+        }
         self.router_id = router_id;
         for change in &changes {
             info!(%change, "configuration change");

@@ -53,6 +53,8 @@ pub struct Starling {
     host: Host,
     config: PathBuf,
     socket: PathBuf,
+    /// `state_dir` of its configuration: its own, since the datastore snapshot lives there.
+    state_dir: PathBuf,
     process: Process,
 }
 
@@ -129,6 +131,7 @@ impl Starling {
             host: host.clone(),
             config,
             socket,
+            state_dir: run_dir,
             process,
         };
         let what = format!("bgpd on {} to answer", starling.host.name);
@@ -216,12 +219,17 @@ impl Starling {
         })
     }
 
-    /// Rewrites the configuration file for `spec` and sends SIGHUP.
-    pub fn reconfigure(&self, lab: &Lab, spec: &RouterSpec) -> Result<()> {
+    /// Rewrites the configuration file for `spec` without telling bgpd (for `bgpctl reload`).
+    pub fn write_config(&self, spec: &RouterSpec) -> Result<()> {
         write_file(
             &self.config,
-            &render_config(&self.host, spec, &self.socket, lab.dir()),
-        )?;
+            &render_config(&self.host, spec, &self.socket, &self.state_dir),
+        )
+    }
+
+    /// Rewrites the configuration file for `spec` and sends SIGHUP.
+    pub fn reconfigure(&self, spec: &RouterSpec) -> Result<()> {
+        self.write_config(spec)?;
         self.process.signal(libc::SIGHUP);
         Ok(())
     }

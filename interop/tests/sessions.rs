@@ -435,7 +435,7 @@ fn sighup_removing_a_neighbor_closes_only_that_session() {
     let mut reduced = spec.clone();
     reduced.neighbors.retain(|n| n.address != removed);
     let reloaded = Instant::now();
-    starling.reconfigure(&lab, &reduced).expect("SIGHUP");
+    starling.reconfigure(&reduced).expect("SIGHUP");
 
     interop::wait_until(
         "the removed neighbor to disappear",
