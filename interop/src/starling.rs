@@ -47,6 +47,25 @@ pub struct NeighborStatus {
     pub last_error: Option<String>,
 }
 
+/// One entry of `bgpctl --json show routes`, with the fields the interface promises.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RouteEntry {
+    pub prefix: String,
+    /// An address, or `self` for a route the daemon originates.
+    pub next_hop: String,
+    pub as_path: Vec<u32>,
+    pub origin: Option<String>,
+    pub local_pref: Option<u32>,
+    pub med: Option<u32>,
+    pub communities: Vec<String>,
+    pub large_communities: Vec<String>,
+    pub originator_id: Option<String>,
+    pub cluster_list: Vec<String>,
+    /// The neighbor's name (its address unless named), or `local`.
+    pub from: String,
+    pub best: bool,
+}
+
 /// A running `bgpd`.
 #[derive(Debug)]
 pub struct Starling {
@@ -173,6 +192,33 @@ impl Starling {
         })
     }
 
+    /// `bgpctl --json show routes ARGS` (a prefix, `--neighbor NAME`, `--received`,
+    /// `--advertised`).
+    pub fn routes(&self, args: &[&str]) -> Result<Vec<RouteEntry>> {
+        let mut argv = vec!["show", "routes"];
+        argv.extend_from_slice(args);
+        let text = self.bgpctl(&argv)?;
+        serde_json::from_str(&text).map_err(|e| LabError::Parse {
+            what: "bgpctl show routes".into(),
+            detail: format!("{e}: {text}"),
+        })
+    }
+
+    /// Waits until the Loc-RIB has a best path for `prefix` learned from `from` (a neighbor
+    /// name or address, or `local`).
+    pub fn wait_route(&self, prefix: &str, from: &str, timeout: Duration) -> Result<RouteEntry> {
+        let what = format!("Starling on {} has {prefix} from {from}", self.host.name);
+        wait_until(&what, timeout, DEFAULT_INTERVAL, || {
+            let routes = self.routes(&[prefix])?;
+            Ok(
+                match routes.iter().find(|r| r.best && r.from == from).cloned() {
+                    Some(route) => Observed::Ready(route),
+                    None => Observed::Pending(format!("{routes:?}")),
+                },
+            )
+        })
+    }
+
     /// The neighbor configured with this address.
     pub fn neighbor(&self, address: IpAddr) -> Result<NeighborStatus> {
         let wanted = address.to_string();
@@ -269,6 +315,22 @@ fn render_config(host: &Host, spec: &RouterSpec, socket: &Path, dir: &Path) -> S
     }
     for route in &spec.routes {
         let _ = writeln!(out, "\n[[route]]\nprefix = \"{}\"", route.prefix);
+        let communities: Vec<String> = route
+            .attrs
+            .communities
+            .iter()
+            .map(|c| format!("\"{c}\""))
+            .chain(
+                route
+                    .attrs
+                    .large_communities
+                    .iter()
+                    .map(|c| format!("\"{c}\"")),
+            )
+            .collect();
+        if !communities.is_empty() {
+            let _ = writeln!(out, "communities = [{}]", communities.join(", "));
+        }
     }
     out
 }
