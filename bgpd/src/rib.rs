@@ -6,6 +6,11 @@
 //! chunks. It also translates configuration into `rr`'s own types ([`peer_config`],
 //! [`rib_config`], [`local_route`]).
 //!
+//! The RIB writes into the connection's writer queue itself rather than through the peer task:
+//! one hop less per message, and the peer task stays free for its timers. The session is not
+//! told of those writes, so KEEPALIVEs go out on schedule even while UPDATEs flow (RFC 4271
+//! §4.4 only requires that they are not sent more often than the keepalive interval).
+//!
 //! RFC 4724 §2: End-of-RIB after the initial table comes from the RIB (it is the last message
 //! of the neighbor's initial walk). RFC 4486 §4: a neighbor over its `max_prefixes` is stopped
 //! with Cease / Maximum Number of Prefixes Reached by its own task.
