@@ -56,6 +56,9 @@ const TRANSMIT_ROUNDS: usize = 4;
 const RETRY_INTERVAL: Duration = Duration::from_millis(20);
 /// Routes looked at per chunk of a `show routes` listing.
 const ROUTE_CHUNK: usize = 512;
+/// Listings are served when no decision is pending, so that they show settled state, and
+/// at least every this many decision batches, so that constant churn cannot starve them.
+const LISTING_EVERY: u32 = 16;
 
 /// What peer tasks and the daemon tell the RIB task.
 #[derive(Debug)]
@@ -153,8 +156,13 @@ impl RibTask {
     pub async fn run(mut self) {
         let mut retry = tokio::time::interval(RETRY_INTERVAL);
         retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut batches: u32 = 0;
         loop {
             if self.rib.pending_decisions() > 0 {
+                batches += 1;
+                if batches.is_multiple_of(LISTING_EVERY) {
+                    self.serve_listings();
+                }
                 for _ in 0..INPUT_BATCH {
                     match self.events.try_recv() {
                         Ok(event) => self.event(event),
@@ -239,7 +247,9 @@ impl RibTask {
             RibEvent::ShowRoutes(query) => {
                 let next = Listing::from(query.prefix);
                 self.listings.push(Running { query, next });
-                self.serve_listings();
+                if self.rib.pending_decisions() == 0 {
+                    self.serve_listings();
+                }
             }
             RibEvent::ShowNeighbors { neighbors, lines } => {
                 let lines_out = neighbors
@@ -338,26 +348,29 @@ impl RibTask {
         self.blocked.insert(peer);
     }
 
-    /// Sends the next chunk of every listing whose client has room; finished listings close
-    /// their stream.
+    /// Sends every listing's next chunks, as many as its client has room for; finished
+    /// listings close their stream.
     fn serve_listings(&mut self) {
         let listings = std::mem::take(&mut self.listings);
         for mut listing in listings {
-            if listing.query.lines.is_closed() {
-                continue;
-            }
-            // This task is the stream's only sender: room now is room at the send below.
-            if listing.query.lines.capacity() == 0 {
-                self.listings.push(listing);
-                continue;
-            }
-            let (lines, next) = self.chunk(&listing.query, listing.next);
-            if listing.query.lines.try_send(lines).is_err() {
-                continue;
-            }
-            if let Some(next) = next {
-                listing.next = Listing::After(next);
-                self.listings.push(listing);
+            // Bounded by the stream's capacity: each round fills one slot or ends the listing.
+            loop {
+                if listing.query.lines.is_closed() {
+                    break;
+                }
+                // This task is the stream's only sender: room now is room at the send below.
+                if listing.query.lines.capacity() == 0 {
+                    self.listings.push(listing);
+                    break;
+                }
+                let (lines, next) = self.chunk(&listing.query, listing.next);
+                if listing.query.lines.try_send(lines).is_err() {
+                    break;
+                }
+                match next {
+                    Some(next) => listing.next = Listing::After(next),
+                    None => break,
+                }
             }
         }
     }
@@ -578,4 +591,131 @@ pub fn new_task(config: &config::Config, router_id: RouterId) -> (mpsc::Sender<R
     }
     info!(routes = config.routes.len(), "RIB ready");
     (sender, task)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn config(text: &str) -> config::Config {
+        config::Config::from_toml(text, "test.toml", Path::new("/"))
+            .unwrap_or_else(|errors| panic!("{errors:?}"))
+    }
+
+    const ROUTER_ID: RouterId = RouterId(std::net::Ipv4Addr::new(192, 0, 2, 1));
+
+    const GLOBAL: &str = r#"
+        [global]
+        asn = 64512
+        router_id = "192.0.2.1"
+        cluster_id = "192.0.2.99"
+    "#;
+
+    /// The configuration `extra` (after [`GLOBAL`]) gives the first neighbor.
+    fn check_peer(extra: &str, expected: impl FnOnce(&mut PeerConfig)) {
+        let config = config(&format!("{GLOBAL}\n{extra}"));
+        let neighbor = &config.neighbors[0];
+        let mut wanted = PeerConfig::new(neighbor.address.ip);
+        expected(&mut wanted);
+        assert_eq!(peer_config(neighbor), wanted, "{extra}");
+    }
+
+    #[test]
+    fn neighbor_settings_become_peer_config() {
+        check_peer("[[neighbor]]\naddress = \"10.0.0.1\"\nasn = 64512", |_| {});
+        check_peer(
+            "[[neighbor]]\naddress = \"10.0.0.1\"\nasn = 64512\nrr_client = true\nnext_hop = \"self\"\nmax_prefixes = 10",
+            |p| {
+                p.rr_client = true;
+                p.next_hop = NextHopPolicy::SelfAddress;
+                p.max_prefixes = std::num::NonZeroU32::new(10);
+            },
+        );
+        check_peer(
+            "[[neighbor]]\naddress = \"10.0.0.1\"\nasn = 65000\nnext_hop = \"keep\"\ncommunities = [\"64512:100\", \"64512:1:2\"]",
+            |p| {
+                p.next_hop = NextHopPolicy::Keep;
+                p.export = Arc::new(Policy {
+                    statements: vec![Statement {
+                        conditions: Vec::new(),
+                        modifications: vec![
+                            // 64512:100 = 0xFC00_0064
+                            Modification::AddCommunities(vec![Community(0xFC00_0064)]),
+                            Modification::AddLargeCommunities(vec![LargeCommunity {
+                                global_admin: 64512,
+                                local_data_1: 1,
+                                local_data_2: 2,
+                            }]),
+                        ],
+                        verdict: None,
+                    }],
+                    ..Policy::accept_all()
+                });
+            },
+        );
+    }
+
+    #[test]
+    fn global_and_kernel_become_rib_config() {
+        let reflector = rib_config(&config(GLOBAL), ROUTER_ID);
+        assert_eq!(
+            reflector.cluster_id.map(|c| c.to_string()),
+            Some("192.0.2.99".into())
+        );
+        assert!(!reflector.install_routes, "no [kernel]: nothing installed");
+        let node = rib_config(
+            &config(&format!(
+                "{GLOBAL}\n[kernel]\nprogram = true\necmp_max_paths = 4"
+            )),
+            ROUTER_ID,
+        );
+        assert!(node.install_routes);
+        assert_eq!(node.ecmp_max_paths.get(), 4);
+    }
+
+    /// A listing longer than a chunk arrives whole, in order, without repeats, and the stream
+    /// ends.
+    #[tokio::test]
+    async fn show_routes_streams_in_chunks() {
+        const ROUTES: usize = ROUTE_CHUNK * 2 + 7;
+        let routes: String = (0..ROUTES)
+            .map(|i| format!("[[route]]\nprefix = \"10.{}.{}.0/24\"\n", i / 256, i % 256))
+            .collect();
+        let config = config(&format!("{GLOBAL}\n{routes}"));
+        let (events, task) = new_task(&config, ROUTER_ID);
+        let rib = tokio::spawn(task.run());
+        let (lines, mut stream) = mpsc::channel(crate::control::STREAM_CHUNKS);
+        events
+            .send(RibEvent::ShowRoutes(RouteQuery {
+                table: RouteTable::LocRib,
+                prefix: None,
+                neighbor: None,
+                lines,
+            }))
+            .await
+            .expect("the RIB task runs");
+        let mut prefixes = Vec::new();
+        let mut chunks = 0;
+        while let Some(chunk) = stream.recv().await {
+            chunks += 1;
+            for line in chunk {
+                let route: protocol::Route = serde_json::from_str(&line).expect("a route line");
+                assert_eq!(
+                    (route.from.as_str(), route.next_hop.as_str(), route.best),
+                    (LOCAL_SOURCE, SELF_NEXT_HOP, true)
+                );
+                prefixes.push(route.prefix.parse::<IpNet>().expect("a prefix"));
+            }
+        }
+        assert_eq!(chunks, 3);
+        let mut sorted = prefixes.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(prefixes, sorted);
+        assert_eq!(prefixes.len(), ROUTES);
+        drop(events);
+        rib.await.expect("the RIB task ends");
+    }
 }

@@ -22,7 +22,7 @@ const MAX_REQUEST: usize = 4096;
 /// Chunks of lines a streamed answer may have in flight: the producer (the RIB task) waits
 /// for the client to read before it produces more, so a listing of a million routes is never
 /// held whole.
-pub const STREAM_CHUNKS: usize = 2;
+pub const STREAM_CHUNKS: usize = 8;
 
 /// A request on its way to the daemon, with where to send the answer.
 #[derive(Debug)]
