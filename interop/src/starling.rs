@@ -66,6 +66,21 @@ pub struct RouteEntry {
     pub best: bool,
 }
 
+/// Starling settings the common [`RouterSpec`] has no field for: TOML lines added to the
+/// `[[neighbor]]` table of the neighbor with this address (`max_prefixes = 2`,
+/// `communities = ["64512:7"]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Extra {
+    pub neighbor_lines: Vec<(IpAddr, String)>,
+}
+
+impl Extra {
+    pub fn neighbor(mut self, address: IpAddr, line: &str) -> Extra {
+        self.neighbor_lines.push((address, line.to_owned()));
+        self
+    }
+}
+
 /// A running `bgpd`.
 #[derive(Debug)]
 pub struct Starling {
@@ -79,7 +94,17 @@ impl Starling {
     /// Writes the configuration for `spec` and starts `bgpd` on `host`; returns once `bgpctl`
     /// answers.
     pub fn start(lab: &Lab, host: &Host, spec: &RouterSpec) -> Result<Starling> {
-        Starling::launch(lab, host, spec, None)
+        Starling::launch(lab, host, spec, None, &Extra::default())
+    }
+
+    /// Like [`Starling::start`], with Starling-only neighbor settings.
+    pub fn start_with(
+        lab: &Lab,
+        host: &Host,
+        spec: &RouterSpec,
+        extra: &Extra,
+    ) -> Result<Starling> {
+        Starling::launch(lab, host, spec, None, extra)
     }
 
     /// Like [`Starling::start`], but as `user` with only `CAP_NET_ADMIN` and
@@ -91,10 +116,16 @@ impl Starling {
         spec: &RouterSpec,
         user: &str,
     ) -> Result<Starling> {
-        Starling::launch(lab, host, spec, Some(user))
+        Starling::launch(lab, host, spec, Some(user), &Extra::default())
     }
 
-    fn launch(lab: &Lab, host: &Host, spec: &RouterSpec, user: Option<&str>) -> Result<Starling> {
+    fn launch(
+        lab: &Lab,
+        host: &Host,
+        spec: &RouterSpec,
+        user: Option<&str>,
+        extra: &Extra,
+    ) -> Result<Starling> {
         let stem = format!("starling-{}", host.name);
         let config = lab.path(&format!("{stem}.toml"));
         let run_dir = match user {
@@ -108,7 +139,10 @@ impl Starling {
             None => lab.dir().to_path_buf(),
         };
         let socket = run_dir.join(format!("{stem}.ctl"));
-        write_file(&config, &render_config(host, spec, &socket, &run_dir))?;
+        write_file(
+            &config,
+            &render_config(host, spec, &socket, &run_dir, extra),
+        )?;
         let bgpd = binary("bgpd")?;
         let mut argv: Vec<String> = Vec::new();
         if let Some(user) = user {
@@ -258,9 +292,14 @@ impl Starling {
 
     /// Rewrites the configuration file for `spec` and sends SIGHUP.
     pub fn reconfigure(&self, lab: &Lab, spec: &RouterSpec) -> Result<()> {
+        self.reconfigure_with(lab, spec, &Extra::default())
+    }
+
+    /// Like [`Starling::reconfigure`], with Starling-only neighbor settings.
+    pub fn reconfigure_with(&self, lab: &Lab, spec: &RouterSpec, extra: &Extra) -> Result<()> {
         write_file(
             &self.config,
-            &render_config(&self.host, spec, &self.socket, lab.dir()),
+            &render_config(&self.host, spec, &self.socket, lab.dir(), extra),
         )?;
         self.process.signal(libc::SIGHUP);
         Ok(())
@@ -291,7 +330,13 @@ impl Starling {
 }
 
 /// The bgpd TOML for `spec`: listening on the host's LAN addresses, JSON logs, lab timers.
-fn render_config(host: &Host, spec: &RouterSpec, socket: &Path, dir: &Path) -> String {
+fn render_config(
+    host: &Host,
+    spec: &RouterSpec,
+    socket: &Path,
+    dir: &Path,
+    extra: &Extra,
+) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "[global]");
     let _ = writeln!(out, "asn = {}", spec.asn.0);
@@ -312,6 +357,13 @@ fn render_config(host: &Host, spec: &RouterSpec, socket: &Path, dir: &Path) -> S
     let _ = writeln!(out, "log_level = \"debug\"");
     for neighbor in &spec.neighbors {
         render_neighbor(&mut out, neighbor);
+        for (_, line) in extra
+            .neighbor_lines
+            .iter()
+            .filter(|(address, _)| *address == neighbor.address)
+        {
+            let _ = writeln!(out, "{line}");
+        }
     }
     for route in &spec.routes {
         let _ = writeln!(out, "\n[[route]]\nprefix = \"{}\"", route.prefix);

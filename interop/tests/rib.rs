@@ -7,8 +7,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use interop::{
-    lab_available, BgpPeer, Host, IpVersion, Lab, NeighborSpec, OriginRoute, PeerKind, RouterSpec,
-    SessionState, Starling, Tool, DEFAULT_INTERVAL, DEFAULT_TIMEOUT,
+    lab_available, BgpPeer, Extra, Host, IpVersion, Lab, NeighborSpec, OriginRoute, PeerKind,
+    RouterSpec, SessionState, Starling, Tool, DEFAULT_INTERVAL, DEFAULT_TIMEOUT,
 };
 use ipnet::IpNet;
 use proto::{Asn, ClusterId, RouterId};
@@ -313,4 +313,98 @@ fn bird_reflects_between_starling_clients() {
         assert!(table.starts_with("Prefix"), "{table}");
         assert!(table.contains(&route.to_string()), "{table}");
     }
+}
+
+#[test]
+fn starling_adds_communities_on_reload_without_reset() {
+    let test = "SIGHUP adds communities to what Starling advertises";
+    if !lab_available(test, &[Tool::GoBgp]) {
+        return;
+    }
+    const GOBGP_ASN: Asn = Asn(65003);
+    let lab = Lab::new().expect("lab");
+    let starling_host = lab.host("starling").expect("host");
+    let gobgp_host = lab.host("gobgp").expect("host");
+    let route = prefix("10.46.0.0/24");
+    let gobgp_address = gobgp_host.address(V4);
+    let spec = RouterSpec::new(starling_host.ipv4, IBGP_ASN)
+        .neighbor(NeighborSpec::new(gobgp_address, GOBGP_ASN))
+        .route(OriginRoute::new(route));
+    let starling = Starling::start(&lab, &starling_host, &spec).expect("starling");
+    let gobgp = PeerKind::GoBgp
+        .start(
+            &lab,
+            &gobgp_host,
+            RouterSpec::new(gobgp_host.ipv4, GOBGP_ASN)
+                .neighbor(NeighborSpec::new(starling_host.address(V4), IBGP_ASN)),
+        )
+        .expect("gobgp");
+    let starling_address = starling_host.address(V4);
+    let before = gobgp
+        .wait_route(route, starling_address, TIMEOUT)
+        .unwrap_or_else(|e| panic!("{test}: {e}"));
+    assert!(before.communities.is_empty(), "{test}: {before:?}");
+    assert_eq!(before.as_path, vec![IBGP_ASN], "{test}: {before:?}");
+
+    let extra = Extra::default().neighbor(gobgp_address, "communities = [\"64512:7\"]");
+    starling
+        .reconfigure_with(&lab, &spec, &extra)
+        .expect("reload");
+    let wanted = interop::Community(64512, 7);
+    interop::wait_until(
+        &format!("{test}: GoBGP sees 64512:7"),
+        TIMEOUT,
+        DEFAULT_INTERVAL,
+        || {
+            let routes = gobgp.routes(interop::family_of(route))?;
+            Ok(routes
+                .into_iter()
+                .find(|r| r.prefix == route && r.communities.contains(&wanted)))
+        },
+    )
+    .unwrap_or_else(|e| panic!("{test}: {e}"));
+    let downs = starling.log_events("session down").expect("log");
+    assert!(downs.is_empty(), "{test}: no session reset: {downs:?}");
+}
+
+#[test]
+fn starling_stops_a_neighbor_over_max_prefixes() {
+    let test = "Starling stops a neighbor over max_prefixes";
+    if !lab_available(test, &[Tool::GoBgp]) {
+        return;
+    }
+    const GOBGP_ASN: Asn = Asn(65003);
+    const LIMIT: usize = 2;
+    let lab = Lab::new().expect("lab");
+    let starling_host = lab.host("starling").expect("host");
+    let gobgp_host = lab.host("gobgp").expect("host");
+    let gobgp_address = gobgp_host.address(V4);
+    let spec = RouterSpec::new(starling_host.ipv4, IBGP_ASN)
+        .neighbor(NeighborSpec::new(gobgp_address, GOBGP_ASN));
+    let extra = Extra::default().neighbor(gobgp_address, &format!("max_prefixes = {LIMIT}"));
+    let starling = Starling::start_with(&lab, &starling_host, &spec, &extra).expect("starling");
+    let mut gobgp_spec = RouterSpec::new(gobgp_host.ipv4, GOBGP_ASN)
+        .neighbor(NeighborSpec::new(starling_host.address(V4), IBGP_ASN));
+    for i in 0..=LIMIT {
+        gobgp_spec = gobgp_spec.route(OriginRoute::new(prefix(&format!("10.47.{i}.0/24"))));
+    }
+    let _gobgp = PeerKind::GoBgp
+        .start(&lab, &gobgp_host, gobgp_spec)
+        .expect("gobgp");
+    let event = interop::wait_until(
+        &format!("{test}: the stop is logged"),
+        TIMEOUT,
+        DEFAULT_INTERVAL,
+        || {
+            let events = starling.log_events("too many prefixes: stopping the session")?;
+            Ok(events.into_iter().next())
+        },
+    )
+    .unwrap_or_else(|e| panic!("{test}: {e}"));
+    let notification = event
+        .get("notification")
+        .and_then(|n| n.as_str())
+        .unwrap_or_default()
+        .to_lowercase();
+    assert!(notification.contains("prefixes"), "{test}: {event}");
 }
