@@ -132,8 +132,10 @@ pub struct RibTask {
     peers: HashMap<PeerId, PeerLink>,
     /// Settings from the latest reload, newer than those a racing PeerUp may carry.
     reconfigured: HashMap<PeerId, PeerConfig>,
-    /// Neighbors with messages whose writer was full.
+    /// Neighbors with messages whose writer was full: retried every [`RETRY_INTERVAL`].
     blocked: HashSet<PeerId>,
+    /// Neighbors with messages whose writer had room: served again on the next turn.
+    ready: HashSet<PeerId>,
     listings: Vec<Running>,
     /// Forwarding changes decided; the FIB task (kernel) comes later.
     fib_changes: u64,
@@ -147,6 +149,7 @@ impl RibTask {
             peers: HashMap::new(),
             reconfigured: HashMap::new(),
             blocked: HashSet::new(),
+            ready: HashSet::new(),
             listings: Vec::new(),
             fib_changes: 0,
         }
@@ -158,7 +161,7 @@ impl RibTask {
         retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut batches: u32 = 0;
         loop {
-            if self.rib.pending_decisions() > 0 {
+            if self.rib.pending_decisions() > 0 || !self.ready.is_empty() {
                 batches += 1;
                 if batches.is_multiple_of(LISTING_EVERY) {
                     self.serve_listings();
@@ -170,8 +173,14 @@ impl RibTask {
                         Err(mpsc::error::TryRecvError::Disconnected) => return,
                     }
                 }
-                let outputs = self.rib.run_decisions(DECISION_BUDGET);
-                self.outputs(outputs);
+                if self.rib.pending_decisions() > 0 {
+                    let outputs = self.rib.run_decisions(DECISION_BUDGET);
+                    self.outputs(outputs);
+                }
+                let ready: Vec<PeerId> = self.ready.drain().collect();
+                for peer in ready {
+                    self.transmit(peer);
+                }
                 // Other tasks (the writers above all) run between batches.
                 tokio::task::yield_now().await;
                 continue;
@@ -224,6 +233,7 @@ impl RibTask {
             }
             RibEvent::PeerDown { peer } => {
                 self.blocked.remove(&peer);
+                self.ready.remove(&peer);
                 self.peers.remove(&peer);
                 self.apply(RibInput::PeerDown {
                     peer,
@@ -316,36 +326,42 @@ impl RibTask {
     }
 
     /// Hands the neighbor's writer as many messages as it has room for, keeping
-    /// [`SESSION_HEADROOM`] slots for the session's own messages.
+    /// [`SESSION_HEADROOM`] slots for the session's own messages. A neighbor left with
+    /// messages is served again on the next turn, or after [`RETRY_INTERVAL`] when its writer
+    /// is full.
     fn transmit(&mut self, peer: PeerId) {
         let Some(link) = self.peers.get(&peer) else {
             return;
         };
+        self.blocked.remove(&peer);
+        self.ready.remove(&peer);
         for _ in 0..TRANSMIT_ROUNDS {
             if !self.rib.has_messages(peer) {
-                self.blocked.remove(&peer);
                 return;
             }
             let room = link.writer.capacity().saturating_sub(SESSION_HEADROOM);
             if room == 0 {
-                break;
+                self.blocked.insert(peer);
+                return;
             }
             let permits = match link.writer.try_reserve_many(room) {
                 Ok(permits) => permits,
-                Err(mpsc::error::TrySendError::Full(())) => break,
+                Err(mpsc::error::TrySendError::Full(())) => {
+                    self.blocked.insert(peer);
+                    return;
+                }
                 // The connection is closing; PeerDown follows.
                 Err(mpsc::error::TrySendError::Closed(())) => return,
             };
+            // A step of a long table walk may yield nothing (see `Rib::take_messages`).
             let messages = self.rib.take_messages(peer, room);
-            if messages.is_empty() {
-                // A long table walk may yield nothing this time (see `Rib::take_messages`).
-                break;
-            }
             for (permit, message) in permits.zip(messages) {
                 permit.send(message);
             }
         }
-        self.blocked.insert(peer);
+        if self.rib.has_messages(peer) {
+            self.ready.insert(peer);
+        }
     }
 
     /// Sends every listing's next chunks, as many as its client has room for; finished

@@ -408,3 +408,80 @@ fn starling_stops_a_neighbor_over_max_prefixes() {
         .to_lowercase();
     assert!(notification.contains("prefixes"), "{test}: {event}");
 }
+
+/// Prefixes of the throughput figure; `STARLING_RIB_PREFIXES` overrides it.
+const THROUGHPUT_PREFIXES: usize = 100_000;
+
+/// Figures, not a timed assertion: BIRD originates many prefixes to a Starling reflector, which
+/// reflects them to a Starling client. Prints how long each step took and the reflector's
+/// memory and CPU. Run with `cargo test -p interop --test rib -- --ignored --nocapture`
+/// (`STARLING_BIN_DIR=target/release` for release binaries).
+#[test]
+#[ignore = "a measurement; prints figures"]
+fn reflector_throughput_figures() {
+    let test = "reflector throughput";
+    if !lab_available(test, &[Tool::Bird]) {
+        return;
+    }
+    let count: usize = std::env::var("STARLING_RIB_PREFIXES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(THROUGHPUT_PREFIXES);
+    let lab = Lab::new().expect("lab");
+    let bird_host = lab.host("bird").expect("host");
+    let rr_host = lab.host("rr").expect("host");
+    let client_host = lab.host("client").expect("host");
+    let mut rr_spec = RouterSpec::new(rr_host.ipv4, IBGP_ASN)
+        .neighbor(client(&bird_host))
+        .neighbor(client(&client_host));
+    rr_spec.cluster_id = Some(CLUSTER);
+    let mut rr = Starling::start(&lab, &rr_host, &rr_spec).expect("reflector");
+    let client_node = Starling::start(
+        &lab,
+        &client_host,
+        &RouterSpec::new(client_host.ipv4, IBGP_ASN).neighbor(ibgp(&rr_host)),
+    )
+    .expect("client");
+    let mut bird_spec = RouterSpec::new(bird_host.ipv4, IBGP_ASN).neighbor(ibgp(&rr_host));
+    for i in 0..count {
+        let route = format!("10.{}.{}.{}/32", 64 + i / 65_536, (i / 256) % 256, i % 256);
+        bird_spec = bird_spec.route(OriginRoute::new(prefix(&route)));
+    }
+    let start = std::time::Instant::now();
+    let _bird = PeerKind::Bird
+        .start(&lab, &bird_host, bird_spec)
+        .expect("bird");
+    let long = Duration::from_secs(600);
+    let wait_count = |node: &Starling, neighbor: IpAddr, what: &str| {
+        interop::wait_until(what, long, Duration::from_millis(100), || {
+            let status = node.neighbor(neighbor)?;
+            Ok((status.received as usize >= count).then_some(()))
+        })
+        .unwrap_or_else(|e| panic!("{test}: {e}"));
+        start.elapsed()
+    };
+    let at_reflector = wait_count(&rr, bird_host.address(V4), "reflector has every prefix");
+    let at_client = wait_count(&client_node, rr_host.address(V4), "client has every prefix");
+    let pid = rr.process().pid();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let rss = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS"))
+        .unwrap_or("VmRSS: ?")
+        .to_owned();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields 14 and 15 of /proc/PID/stat: user and system time in clock ticks.
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields
+        .get(11..13)
+        .map_or(0, |f| f.iter().filter_map(|t| t.parse::<u64>().ok()).sum());
+    println!(
+        "{count} prefixes: BIRD start → reflector has all {:.2?}, → client has all {:.2?}; reflector {rss}, CPU {} ticks",
+        at_reflector, at_client, ticks
+    );
+}
