@@ -5,9 +5,10 @@
 //! read) and a writer task (so that a peer that stops reading cannot block the timers).
 //!
 //! UPDATEs and ROUTE-REFRESHes of the established session go to the RIB task; when its queue
-//! is full the task waits, and stops reading the socket meanwhile. The UPDATE is fed to the
-//! session (restarting the hold timer, RFC 4271 §4.4) only once the RIB has room for it, so
-//! that a hold timer does not expire because of our own congestion. The RIB task writes the
+//! is full the task waits, and stops reading the socket meanwhile. Timers keep running during
+//! the wait (KEEPALIVEs go out), and the UPDATE in hand re-arms the hold timer (RFC 4271 §4.4)
+//! whenever a timer is due and again when the RIB takes it, so that the hold timer does not
+//! expire because of our own congestion (BIRD does the same). The RIB task writes the
 //! routes it sends (End-of-RIB included, RFC 4724 §2) to the connection's writer itself.
 
 use std::collections::VecDeque;
@@ -505,10 +506,34 @@ impl PeerTask {
                 // PeerUp goes first.
                 self.flush_rib().await;
                 // Backpressure: while the RIB is full this task waits and the socket is not
-                // read. The session sees the message only after the wait, so the hold timer
-                // restarts now, not before our own congestion.
-                let Ok(permit) = self.rib.clone().reserve_owned().await else {
-                    return;
+                // read. Timers still run meanwhile (KEEPALIVEs go out); each time one is due
+                // the UPDATE in hand is shown to the session again, so that the hold timer is
+                // re-armed (as BIRD does): our congestion is not the neighbor's silence.
+                let permit = loop {
+                    let deadline = self
+                        .session
+                        .poll_timeout()
+                        .map(tokio::time::Instant::from_std);
+                    let sleep = async {
+                        match deadline {
+                            Some(deadline) => tokio::time::sleep_until(deadline).await,
+                            None => std::future::pending().await,
+                        }
+                    };
+                    tokio::select! {
+                        permit = self.rib.clone().reserve_owned() => match permit {
+                            Ok(permit) => break permit,
+                            Err(_) => return,
+                        },
+                        () = sleep => {
+                            self.input(Input::Message(id, &message));
+                            let actions = self.session.handle_timeout(Instant::now());
+                            self.apply(actions);
+                            if !self.session.accepts_updates(id) {
+                                return;
+                            }
+                        }
+                    }
                 };
                 self.input(Input::Message(id, &message));
                 if !self.session.accepts_updates(id) {

@@ -265,11 +265,11 @@ impl RibTask {
                 let lines_out = neighbors
                     .into_iter()
                     .map(|(peer, mut neighbor)| {
-                        if let Some(summary) = self.rib.peer_summary(peer) {
-                            neighbor.received = summary.received as u64;
-                            neighbor.accepted = summary.accepted as u64;
-                            neighbor.advertised = summary.advertised as u64;
-                        }
+                        // Not established: no routes in either direction.
+                        let summary = self.rib.peer_summary(peer);
+                        neighbor.received = summary.map_or(0, |s| s.received as u64);
+                        neighbor.accepted = summary.map_or(0, |s| s.accepted as u64);
+                        neighbor.advertised = summary.map_or(0, |s| s.advertised as u64);
                         serde_json::to_string(&neighbor)
                             .unwrap_or_else(|error| failure(&error.to_string()))
                     })

@@ -105,6 +105,15 @@ fn starling_reflects_between_bird_gobgp_and_frr() {
     assert_eq!(neighbor.received, 1, "{neighbor:?}");
     assert_eq!(neighbor.accepted, 1, "{neighbor:?}");
     assert_eq!(neighbor.advertised, 3, "{neighbor:?}");
+    // What the reflector sends BIRD: every client's route, reflection attributes added.
+    let advertised = rr
+        .routes(&["--neighbor", &hosts[0].ipv4.to_string(), "--advertised"])
+        .expect("advertised");
+    assert_eq!(advertised.len(), 3, "{advertised:?}");
+    for entry in &advertised {
+        assert_eq!(entry.cluster_list, vec![CLUSTER.to_string()], "{entry:?}");
+        assert!(entry.originator_id.is_some(), "{entry:?}");
+    }
 }
 
 #[test]
