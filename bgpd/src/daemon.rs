@@ -2,6 +2,8 @@
 //! tasks. Accepted connections are routed to their neighbor's task (or closed when they come
 //! from no configured neighbor); `SIGHUP` reloads the configuration file and applies only what
 //! changed; `SIGTERM` / `SIGINT` stop every session with Cease / Administrative Shutdown.
+//! It starts the RIB task (`crate::rib`) and tells it what the configuration says of routes
+//! and neighbors; `show routes` and the neighbors' route counters are answered by the RIB.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -19,11 +21,12 @@ use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
 use crate::control::protocol::{self, Done, Request};
-use crate::control::{self as control_socket, failure, ControlRequest};
+use crate::control::{self as control_socket, failure, Answer, ControlRequest};
 use crate::datastore::Datastore;
 use crate::metrics;
 use crate::neighbor::{self, NeighborSettings};
 use crate::peer::{PeerCommand, PeerHandle};
+use crate::rib::{self, RibEvent, RibTask, RouteQuery};
 use crate::socket;
 use crate::systemd::Notifier;
 
@@ -70,6 +73,13 @@ pub struct Daemon {
     config_revision: u64,
     /// systemd's service manager, when bgpd runs as a `Type=notify` unit.
     notifier: Notifier,
+    /// The RIB task's queue.
+    rib: mpsc::Sender<RibEvent>,
+    /// The RIB task until `run` starts it.
+    rib_task: Option<RibTask>,
+    /// The next neighbor number for the RIB; never reused, so that a late input of a removed
+    /// neighbor cannot reach its successor.
+    next_peer: u32,
 }
 
 struct Listener {
@@ -86,7 +96,11 @@ impl Daemon {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64)
             ^ u64::from(std::process::id());
+        let (rib, rib_task) = rib::new_task(&config, router_id);
         Ok(Daemon {
+            rib,
+            rib_task: Some(rib_task),
+            next_peer: 0,
             config_path,
             file_config: config.clone(),
             config,
@@ -130,6 +144,7 @@ impl Daemon {
             ),
             None => None,
         };
+        let rib_task = self.rib_task.take().map(|task| tokio::spawn(task.run()));
         // Neighbors from the file start at once; the datastore's follow with its first snapshot
         // (from etcd, or from the saved cache while etcd is away).
         self.datastore = Datastore::start(&self.file_config, &self.config_path, self.router_id)?;
@@ -172,6 +187,9 @@ impl Daemon {
         }
         let _ = std::fs::remove_file(&control_path);
         self.shutdown().await;
+        if let Some(task) = rib_task {
+            task.abort();
+        }
         Ok(())
     }
 
@@ -183,14 +201,59 @@ impl Daemon {
                     .peers
                     .values()
                     .filter(|p| name.as_ref().is_none_or(|n| *n == p.settings.name))
-                    .map(|p| json(&neighbor_view(p)))
+                    .map(|p| (p.id, neighbor_view(p)))
                     .collect();
-                match name {
-                    Some(name) if neighbors.is_empty() => {
-                        vec![failure(&format!("no neighbor named {name}"))]
+                if let Some(name) = name.filter(|_| neighbors.is_empty()) {
+                    vec![failure(&format!("no neighbor named {name}"))]
+                } else {
+                    // The RIB adds its route counters.
+                    let (lines, answer) = Answer::stream();
+                    match self
+                        .rib
+                        .try_send(RibEvent::ShowNeighbors { neighbors, lines })
+                    {
+                        Ok(()) => {
+                            let _ = reply.send(answer);
+                            return;
+                        }
+                        Err(error) => match error.into_inner() {
+                            RibEvent::ShowNeighbors { neighbors, .. } => {
+                                neighbors.iter().map(|(_, n)| json(n)).collect()
+                            }
+                            _ => Vec::new(),
+                        },
                     }
-                    _ => neighbors,
                 }
+            }
+            Request::ShowRoutes {
+                prefix,
+                neighbor,
+                table,
+            } => {
+                let peer = match &neighbor {
+                    Some(name) => match self.peers.values().find(|p| p.settings.name == *name) {
+                        Some(peer) => Some(peer.id),
+                        None => {
+                            let _ = reply.send(Answer::Lines(vec![failure(&format!(
+                                "no neighbor named {name}"
+                            ))]));
+                            return;
+                        }
+                    },
+                    None => None,
+                };
+                let (lines, answer) = Answer::stream();
+                let query = RouteQuery {
+                    table,
+                    prefix,
+                    neighbor: peer,
+                    lines,
+                };
+                if self.rib.try_send(RibEvent::ShowRoutes(query)).is_ok() {
+                    let _ = reply.send(answer);
+                    return;
+                }
+                vec![failure("the RIB is busy; try again")]
             }
             Request::NeighborEnable { name } => self.neighbor_command(&name, PeerCommand::Enable),
             Request::NeighborDisable { name, reason } => {
@@ -212,7 +275,7 @@ impl Daemon {
                 Err(errors) => errors.iter().map(|e| failure(e)).collect(),
             },
         };
-        let _ = reply.send(lines);
+        let _ = reply.send(Answer::Lines(lines));
     }
 
     fn neighbor_command(&mut self, name: &str, command: PeerCommand) -> Vec<String> {
@@ -344,7 +407,9 @@ impl Daemon {
             self.set_listener_key(&settings.name, settings.address.ip(), Some(key));
         }
         self.seed = self.seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let handle = PeerHandle::spawn(settings, self.seed);
+        let id = rr::PeerId(self.next_peer);
+        self.next_peer += 1;
+        let handle = PeerHandle::spawn(id, settings, self.seed, self.rib.clone());
         self.peers.insert(neighbor.address.clone(), handle);
     }
 
@@ -483,6 +548,17 @@ impl Daemon {
                     let reset = change.effect() == Some(Effect::Reset);
                     self.change_neighbor(old, new, reset);
                 }
+                Change::RouteAdded(route) | Change::RouteChanged(route) => {
+                    self.to_rib(RibEvent::Originate {
+                        prefix: route.prefix,
+                        route: rib::local_route(route),
+                    });
+                }
+                Change::RouteRemoved(route) => {
+                    self.to_rib(RibEvent::WithdrawLocal {
+                        prefix: route.prefix,
+                    });
+                }
                 Change::Global(fields) => {
                     for field in fields {
                         if *field == config::GlobalField::Listen {
@@ -544,6 +620,11 @@ impl Daemon {
         let Some(peer) = self.peers.get_mut(&old.address) else {
             return;
         };
+        // rr_client, next_hop, max_prefixes, communities: applied by the RIB without a reset.
+        let rib_change = (peer.settings.rib != settings.rib).then(|| RibEvent::Reconfigure {
+            peer: peer.id,
+            config: settings.rib.clone(),
+        });
         peer.settings = settings.clone();
         let _ = peer
             .commands
@@ -552,6 +633,20 @@ impl Daemon {
             let _ = peer
                 .commands
                 .try_send(PeerCommand::Stop(StopReason::ConfigurationChanged));
+        }
+        if let Some(event) = rib_change {
+            self.to_rib(event);
+        }
+    }
+
+    /// Hands the RIB a configuration change. The daemon's loop does not wait on the RIB: when
+    /// its queue is full the change is sent from a task of its own.
+    fn to_rib(&self, event: RibEvent) {
+        if let Err(mpsc::error::TrySendError::Full(event)) = self.rib.try_send(event) {
+            let rib = self.rib.clone();
+            tokio::spawn(async move {
+                let _ = rib.send(event).await;
+            });
         }
     }
 

@@ -11,5 +11,6 @@ pub mod logging;
 pub mod metrics;
 pub mod neighbor;
 pub mod peer;
+pub mod rib;
 pub mod socket;
 pub mod systemd;

@@ -26,6 +26,8 @@ pub struct NeighborSettings {
     pub rr_client: bool,
     pub session: SessionConfig,
     pub transport: TransportOptions,
+    /// What the RIB needs of the neighbor (announced with each session's PeerUp).
+    pub rib: rr::PeerConfig,
 }
 
 /// Why a neighbor cannot be run as configured.
@@ -91,6 +93,7 @@ impl NeighborSettings {
             rr_client: neighbor.rr_client,
             session,
             transport,
+            rib: crate::rib::peer_config(neighbor),
         })
     }
 }

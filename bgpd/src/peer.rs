@@ -3,10 +3,17 @@
 //! carries out the actions it returns. Each connection has a reader task (framing only, so
 //! that decoding uses the parameters negotiated when the frame is processed, not when it was
 //! read) and a writer task (so that a peer that stops reading cannot block the timers).
+//!
+//! UPDATEs and ROUTE-REFRESHes of the established session go to the RIB task; when its queue
+//! is full the task waits, and stops reading the socket meanwhile. Timers keep running during
+//! the wait (KEEPALIVEs go out), and the UPDATE in hand re-arms the hold timer (RFC 4271 §4.4)
+//! whenever a timer is due and again when the RIB takes it, so that the hold timer does not
+//! expire because of our own congestion (BIRD does the same). The RIB task writes the
+//! routes it sends (End-of-RIB included, RFC 4724 §2) to the connection's writer itself.
 
 use std::collections::VecDeque;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
@@ -26,6 +33,7 @@ use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
 use crate::neighbor::NeighborSettings;
+use crate::rib::{self, RibEvent};
 use crate::socket::{self, Md5Counters};
 
 /// Frames read ahead of the peer task per connection; a full queue stops the reader, and with
@@ -132,6 +140,8 @@ impl Default for PeerStatus {
 /// The daemon's side of a running peer task.
 #[derive(Debug)]
 pub struct PeerHandle {
+    /// The neighbor as the RIB knows it.
+    pub id: rr::PeerId,
     pub settings: NeighborSettings,
     pub commands: mpsc::Sender<PeerCommand>,
     pub status: watch::Receiver<PeerStatus>,
@@ -140,12 +150,21 @@ pub struct PeerHandle {
 
 impl PeerHandle {
     /// Starts the task; the session is enabled at once.
-    pub fn spawn(settings: NeighborSettings, seed: u64) -> PeerHandle {
+    pub fn spawn(
+        id: rr::PeerId,
+        settings: NeighborSettings,
+        seed: u64,
+        rib: mpsc::Sender<RibEvent>,
+    ) -> PeerHandle {
         let (commands, command_rx) = mpsc::channel(64);
         let (status_tx, status) = watch::channel(PeerStatus::default());
         let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
         let session = Session::new(settings.session.clone(), seed);
         let task = PeerTask {
+            id,
+            rib,
+            rib_outbox: Vec::new(),
+            own_commands: commands.downgrade(),
             settings: settings.clone(),
             session,
             commands: command_rx,
@@ -161,6 +180,7 @@ impl PeerHandle {
         };
         let task = tokio::spawn(task.run());
         PeerHandle {
+            id,
             settings,
             commands,
             status,
@@ -215,9 +235,19 @@ struct Connection {
     writer_task: JoinHandle<()>,
     /// Decoding parameters: plain until the session is Established on this connection.
     params: SessionParams,
+    /// Our end of the connection (the next hop we advertise as our own).
+    local: Option<IpAddr>,
 }
 
 struct PeerTask {
+    id: rr::PeerId,
+    /// The RIB task's queue.
+    rib: mpsc::Sender<RibEvent>,
+    /// Session changes (PeerUp, PeerDown) for the RIB, sent in order after each event.
+    rib_outbox: Vec<RibEvent>,
+    /// This task's own command queue, for the RIB to stop the session (weak, so that the task
+    /// still ends when the daemon drops its handle).
+    own_commands: mpsc::WeakSender<PeerCommand>,
     settings: NeighborSettings,
     session: Session,
     commands: mpsc::Receiver<PeerCommand>,
@@ -264,7 +294,7 @@ impl PeerTask {
                         return;
                     }
                 },
-                Some(event) = self.events.recv() => self.event(event),
+                Some(event) = self.events.recv() => self.event(event).await,
                 _ = md5_check.tick(), if self.settings.transport.md5_key.is_some() => {
                     if self.session.state() != State::Established {
                         self.check_md5_failures();
@@ -275,11 +305,23 @@ impl PeerTask {
                     self.apply(actions);
                 }
             }
+            self.flush_rib().await;
+        }
+    }
+
+    /// Sends the RIB the session changes of the last event, in order.
+    async fn flush_rib(&mut self) {
+        for event in std::mem::take(&mut self.rib_outbox) {
+            // The RIB task ends only when the daemon stops.
+            if self.rib.send(event).await.is_err() {
+                return;
+            }
         }
     }
 
     /// Gives the writers of closing connections time to send their NOTIFICATION.
     async fn flush_and_exit(&mut self) {
+        self.flush_rib().await;
         let _ = tokio::time::timeout(CLOSE_FLUSH, async {
             for connection in [self.outgoing.take(), self.incoming.take()]
                 .into_iter()
@@ -350,7 +392,7 @@ impl PeerTask {
         info!(peer = %self.settings.name, "route refresh requested");
     }
 
-    fn event(&mut self, event: Event) {
+    async fn event(&mut self, event: Event) {
         match event {
             Event::Connected { generation, result } => {
                 if !matches!(self.connect, Some((g, _)) if g == generation) {
@@ -375,7 +417,7 @@ impl PeerTask {
                 frame,
             } => {
                 if self.current(id, generation) {
-                    self.frame(id, &frame);
+                    self.frame(id, &frame).await;
                 }
             }
             Event::ReadFailed {
@@ -435,7 +477,7 @@ impl PeerTask {
         }
     }
 
-    fn frame(&mut self, id: ConnectionId, frame: &Bytes) {
+    async fn frame(&mut self, id: ConnectionId, frame: &Bytes) {
         let Some(params) = self.connection(id).map(|c| c.params) else {
             return;
         };
@@ -455,11 +497,58 @@ impl PeerTask {
             Ok(message) => {
                 self.status
                     .send_modify(|status| status.received.count(message.message_type()));
-                self.input(Input::Message(id, &message));
-                if let Message::Update(update) = &message {
-                    if self.session.accepts_updates(id) {
-                        self.update(update);
+                let for_rib = matches!(message, Message::Update(_) | Message::RouteRefresh(_))
+                    && self.session.accepts_updates(id);
+                if !for_rib {
+                    self.input(Input::Message(id, &message));
+                    return;
+                }
+                // PeerUp goes first.
+                self.flush_rib().await;
+                // Backpressure: while the RIB is full this task waits and the socket is not
+                // read. Timers still run meanwhile (KEEPALIVEs go out); each time one is due
+                // the UPDATE in hand is shown to the session again, so that the hold timer is
+                // re-armed (as BIRD does): our congestion is not the neighbor's silence.
+                let permit = loop {
+                    let deadline = self
+                        .session
+                        .poll_timeout()
+                        .map(tokio::time::Instant::from_std);
+                    let sleep = async {
+                        match deadline {
+                            Some(deadline) => tokio::time::sleep_until(deadline).await,
+                            None => std::future::pending().await,
+                        }
+                    };
+                    tokio::select! {
+                        permit = self.rib.clone().reserve_owned() => match permit {
+                            Ok(permit) => break permit,
+                            Err(_) => return,
+                        },
+                        () = sleep => {
+                            self.input(Input::Message(id, &message));
+                            let actions = self.session.handle_timeout(Instant::now());
+                            self.apply(actions);
+                            if !self.session.accepts_updates(id) {
+                                return;
+                            }
+                        }
                     }
+                };
+                self.input(Input::Message(id, &message));
+                if !self.session.accepts_updates(id) {
+                    return;
+                }
+                let peer = self.id;
+                match message {
+                    Message::Update(update) => {
+                        self.update(&update);
+                        permit.send(RibEvent::Update { peer, update });
+                    }
+                    Message::RouteRefresh(refresh) => {
+                        permit.send(RibEvent::RouteRefresh { peer, refresh });
+                    }
+                    _ => {}
                 }
             }
             Err(error) => {
@@ -469,7 +558,7 @@ impl PeerTask {
         }
     }
 
-    /// Until the RIB exists, UPDATEs are counted and their RFC 7606 problems reported.
+    /// Counts an UPDATE's prefixes (for the metrics) and reports its RFC 7606 problems.
     fn update(&mut self, update: &Update) {
         if let Some(family) = update.end_of_rib_family() {
             info!(peer = %self.settings.name, afi_safi = %family, "End-of-RIB received");
@@ -511,8 +600,12 @@ impl PeerTask {
                 }
                 Action::Close(id) => self.close(id),
                 Action::Up(id, negotiated) => {
+                    let mut link = None;
                     if let Some(connection) = self.slot(id).as_mut() {
                         connection.params = negotiated.params;
+                        link = connection
+                            .local
+                            .map(|local| (local, connection.writer.clone()));
                     }
                     info!(
                         peer = %self.settings.name,
@@ -532,18 +625,26 @@ impl PeerTask {
                         status.prefixes_received = 0;
                         status.established_transitions += 1;
                     });
-                    // Until the RIB exists there is nothing to advertise: the initial table is
-                    // complete at once (RFC 4724 §2).
-                    for family in negotiated.families.iter() {
-                        if self.send(id, &Message::Update(Update::end_of_rib(family))) {
-                            queue.extend(
-                                self.session.handle(Instant::now(), Input::MessageSent(id)),
-                            );
+                    match link {
+                        Some((local, writer)) => {
+                            self.rib_outbox.push(RibEvent::PeerUp(Box::new(rib::PeerUp {
+                                peer: self.id,
+                                name: self.settings.name.clone(),
+                                negotiated: *negotiated,
+                                local,
+                                config: self.settings.rib.clone(),
+                                writer,
+                                commands: self.own_commands.clone(),
+                            })));
+                        }
+                        None => {
+                            warn!(peer = %self.settings.name, "established connection without a local address: nothing is advertised");
                         }
                     }
                 }
                 Action::Down(reason) => {
                     info!(peer = %self.settings.name, %reason, "session down");
+                    self.rib_outbox.push(RibEvent::PeerDown { peer: self.id });
                     self.status.send_modify(|status| {
                         status.established_at = None;
                         status.hold_time = None;
@@ -608,6 +709,10 @@ impl PeerTask {
     fn install(&mut self, id: ConnectionId, stream: TcpStream) {
         self.generation += 1;
         let generation = self.generation;
+        let local = stream
+            .local_addr()
+            .ok()
+            .map(|a| crate::neighbor::canonical(a.ip()));
         let (read_half, write_half) = stream.into_split();
         let (writer, write_rx) = mpsc::channel(WRITE_QUEUE);
         let reader = tokio::spawn(read_loop(read_half, self.events_tx.clone(), id, generation));
@@ -625,6 +730,7 @@ impl PeerTask {
             reader,
             writer_task,
             params,
+            local,
         }) {
             close_connection(old);
         }

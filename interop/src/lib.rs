@@ -49,5 +49,5 @@ pub use spec::{
     AddPath, Community, DatastoreSpec, ExtCommunity, HoldTime, LargeCommunity, NeighborSpec,
     OriginRoute, RouteAttrs, RouterSpec, DEFAULT_HOLD_TIME,
 };
-pub use starling::{NeighborStatus, Starling};
+pub use starling::{Extra, NeighborStatus, RouteEntry, Starling};
 pub use wait::{wait_until, Observed, DEFAULT_INTERVAL, DEFAULT_TIMEOUT};

@@ -47,6 +47,40 @@ pub struct NeighborStatus {
     pub last_error: Option<String>,
 }
 
+/// One entry of `bgpctl --json show routes`, with the fields the interface promises.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RouteEntry {
+    pub prefix: String,
+    /// An address, or `self` for a route the daemon originates.
+    pub next_hop: String,
+    pub as_path: Vec<u32>,
+    pub origin: Option<String>,
+    pub local_pref: Option<u32>,
+    pub med: Option<u32>,
+    pub communities: Vec<String>,
+    pub large_communities: Vec<String>,
+    pub originator_id: Option<String>,
+    pub cluster_list: Vec<String>,
+    /// The neighbor's name (its address unless named), or `local`.
+    pub from: String,
+    pub best: bool,
+}
+
+/// Starling settings the common [`RouterSpec`] has no field for: TOML lines added to the
+/// `[[neighbor]]` table of the neighbor with this address (`max_prefixes = 2`,
+/// `communities = ["64512:7"]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Extra {
+    pub neighbor_lines: Vec<(IpAddr, String)>,
+}
+
+impl Extra {
+    pub fn neighbor(mut self, address: IpAddr, line: &str) -> Extra {
+        self.neighbor_lines.push((address, line.to_owned()));
+        self
+    }
+}
+
 /// A running `bgpd`.
 #[derive(Debug)]
 pub struct Starling {
@@ -62,7 +96,17 @@ impl Starling {
     /// Writes the configuration for `spec` and starts `bgpd` on `host`; returns once `bgpctl`
     /// answers.
     pub fn start(lab: &Lab, host: &Host, spec: &RouterSpec) -> Result<Starling> {
-        Starling::launch(lab, host, spec, None)
+        Starling::launch(lab, host, spec, None, &Extra::default())
+    }
+
+    /// Like [`Starling::start`], with Starling-only neighbor settings.
+    pub fn start_with(
+        lab: &Lab,
+        host: &Host,
+        spec: &RouterSpec,
+        extra: &Extra,
+    ) -> Result<Starling> {
+        Starling::launch(lab, host, spec, None, extra)
     }
 
     /// Like [`Starling::start`], but as `user` with only `CAP_NET_ADMIN` and
@@ -74,10 +118,16 @@ impl Starling {
         spec: &RouterSpec,
         user: &str,
     ) -> Result<Starling> {
-        Starling::launch(lab, host, spec, Some(user))
+        Starling::launch(lab, host, spec, Some(user), &Extra::default())
     }
 
-    fn launch(lab: &Lab, host: &Host, spec: &RouterSpec, user: Option<&str>) -> Result<Starling> {
+    fn launch(
+        lab: &Lab,
+        host: &Host,
+        spec: &RouterSpec,
+        user: Option<&str>,
+        extra: &Extra,
+    ) -> Result<Starling> {
         let stem = format!("starling-{}", host.name);
         let config = lab.path(&format!("{stem}.toml"));
         let run_dir = match user {
@@ -97,7 +147,10 @@ impl Starling {
             }
         };
         let socket = run_dir.join(format!("{stem}.ctl"));
-        write_file(&config, &render_config(host, spec, &socket, &run_dir))?;
+        write_file(
+            &config,
+            &render_config(host, spec, &socket, &run_dir, extra),
+        )?;
         let bgpd = binary("bgpd")?;
         let mut argv: Vec<String> = Vec::new();
         if let Some(user) = user {
@@ -182,6 +235,33 @@ impl Starling {
         })
     }
 
+    /// `bgpctl --json show routes ARGS` (a prefix, `--neighbor NAME`, `--received`,
+    /// `--advertised`).
+    pub fn routes(&self, args: &[&str]) -> Result<Vec<RouteEntry>> {
+        let mut argv = vec!["show", "routes"];
+        argv.extend_from_slice(args);
+        let text = self.bgpctl(&argv)?;
+        serde_json::from_str(&text).map_err(|e| LabError::Parse {
+            what: "bgpctl show routes".into(),
+            detail: format!("{e}: {text}"),
+        })
+    }
+
+    /// Waits until the Loc-RIB has a best path for `prefix` learned from `from` (a neighbor
+    /// name or address, or `local`).
+    pub fn wait_route(&self, prefix: &str, from: &str, timeout: Duration) -> Result<RouteEntry> {
+        let what = format!("Starling on {} has {prefix} from {from}", self.host.name);
+        wait_until(&what, timeout, DEFAULT_INTERVAL, || {
+            let routes = self.routes(&[prefix])?;
+            Ok(
+                match routes.iter().find(|r| r.best && r.from == from).cloned() {
+                    Some(route) => Observed::Ready(route),
+                    None => Observed::Pending(format!("{routes:?}")),
+                },
+            )
+        })
+    }
+
     /// The neighbor configured with this address.
     pub fn neighbor(&self, address: IpAddr) -> Result<NeighborStatus> {
         let wanted = address.to_string();
@@ -220,16 +300,21 @@ impl Starling {
     }
 
     /// Rewrites the configuration file for `spec` without telling bgpd (for `bgpctl reload`).
-    pub fn write_config(&self, spec: &RouterSpec) -> Result<()> {
+    pub fn write_config(&self, spec: &RouterSpec, extra: &Extra) -> Result<()> {
         write_file(
             &self.config,
-            &render_config(&self.host, spec, &self.socket, &self.state_dir),
+            &render_config(&self.host, spec, &self.socket, &self.state_dir, extra),
         )
     }
 
     /// Rewrites the configuration file for `spec` and sends SIGHUP.
     pub fn reconfigure(&self, spec: &RouterSpec) -> Result<()> {
-        self.write_config(spec)?;
+        self.reconfigure_with(spec, &Extra::default())
+    }
+
+    /// Like [`Starling::reconfigure`], with Starling-only neighbor settings.
+    pub fn reconfigure_with(&self, spec: &RouterSpec, extra: &Extra) -> Result<()> {
+        self.write_config(spec, extra)?;
         self.process.signal(libc::SIGHUP);
         Ok(())
     }
@@ -259,7 +344,13 @@ impl Starling {
 }
 
 /// The bgpd TOML for `spec`: listening on the host's LAN addresses, JSON logs, lab timers.
-fn render_config(host: &Host, spec: &RouterSpec, socket: &Path, dir: &Path) -> String {
+fn render_config(
+    host: &Host,
+    spec: &RouterSpec,
+    socket: &Path,
+    dir: &Path,
+    extra: &Extra,
+) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "[global]");
     let _ = writeln!(out, "asn = {}", spec.asn.0);
@@ -280,9 +371,32 @@ fn render_config(host: &Host, spec: &RouterSpec, socket: &Path, dir: &Path) -> S
     let _ = writeln!(out, "log_level = \"debug\"");
     for neighbor in &spec.neighbors {
         render_neighbor(&mut out, neighbor);
+        for (_, line) in extra
+            .neighbor_lines
+            .iter()
+            .filter(|(address, _)| *address == neighbor.address)
+        {
+            let _ = writeln!(out, "{line}");
+        }
     }
     for route in &spec.routes {
         let _ = writeln!(out, "\n[[route]]\nprefix = \"{}\"", route.prefix);
+        let communities: Vec<String> = route
+            .attrs
+            .communities
+            .iter()
+            .map(|c| format!("\"{c}\""))
+            .chain(
+                route
+                    .attrs
+                    .large_communities
+                    .iter()
+                    .map(|c| format!("\"{c}\"")),
+            )
+            .collect();
+        if !communities.is_empty() {
+            let _ = writeln!(out, "communities = [{}]", communities.join(", "));
+        }
     }
     if let Some(datastore) = &spec.datastore {
         let _ = writeln!(out, "\n[etcd]");

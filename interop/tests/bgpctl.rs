@@ -204,7 +204,9 @@ fn every_command_human_and_json() {
     );
     let mut changed = spec.clone();
     changed.neighbors[0].hold_time = interop::HoldTime(30);
-    starling.write_config(&changed).expect("config");
+    starling
+        .write_config(&changed, &interop::Extra::default())
+        .expect("config");
     let done = json(&starling.bgpctl(&["reload"]).expect("reload"));
     let changes = done["changes"].as_array().expect("changes listed");
     assert!(

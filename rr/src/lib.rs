@@ -75,7 +75,7 @@ pub use decision::{compare, Candidate, DecisionCtx, Reason, SourceKind};
 pub use loc_rib::PathState;
 pub use peer::{PeerConfig, PeerUp};
 pub use policy::{Condition, Modification, Policy, PrefixList, PrefixRange, Statement, Verdict};
-pub use query::{AdjRibRoute, GroupSummary, PeerSummary, RouteView};
+pub use query::{AdjRibRoute, GroupSummary, Listing, PeerSummary, RouteView};
 pub use rib::{
     FibChange, FibOp, LocalRoute, Rib, RibConfig, RibError, RibInput, RibOutput,
     DEFAULT_ECMP_MAX_PATHS, DEFAULT_LOCAL_PREF, DEFAULT_LOG_RETENTION,

@@ -64,35 +64,62 @@ pub struct GroupSummary {
     pub log_bytes: usize,
 }
 
-fn key_bounds(prefix: Option<IpNet>) -> KeyBounds {
-    match prefix {
-        Some(prefix) => {
+/// Which part of a table a listing covers, in prefix order. `After` resumes a listing that
+/// is served in chunks (a daemon streaming a large table to `bgpctl` without holding it whole).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listing {
+    All,
+    /// One prefix.
+    Prefix(IpNet),
+    /// Every prefix ordered after this one.
+    After(IpNet),
+}
+
+impl From<Option<IpNet>> for Listing {
+    fn from(prefix: Option<IpNet>) -> Listing {
+        prefix.map_or(Listing::All, Listing::Prefix)
+    }
+}
+
+fn key_bounds(listing: impl Into<Listing>) -> KeyBounds {
+    match listing.into() {
+        Listing::Prefix(prefix) => {
             let prefix = prefix.trunc();
             (
                 Bound::Included((prefix, PathId(0))),
                 Bound::Included((prefix, PathId(u32::MAX))),
             )
         }
-        None => (Bound::Unbounded, Bound::Unbounded),
+        Listing::After(prefix) => (
+            Bound::Excluded((prefix.trunc(), PathId(u32::MAX))),
+            Bound::Unbounded,
+        ),
+        Listing::All => (Bound::Unbounded, Bound::Unbounded),
     }
 }
 
-fn prefix_bounds(prefix: Option<IpNet>) -> (Bound<IpNet>, Bound<IpNet>) {
-    match prefix {
-        Some(prefix) => (
+fn prefix_bounds(listing: impl Into<Listing>) -> (Bound<IpNet>, Bound<IpNet>) {
+    match listing.into() {
+        Listing::Prefix(prefix) => (
             Bound::Included(prefix.trunc()),
             Bound::Included(prefix.trunc()),
         ),
-        None => (Bound::Unbounded, Bound::Unbounded),
+        Listing::After(prefix) => (Bound::Excluded(prefix.trunc()), Bound::Unbounded),
+        Listing::All => (Bound::Unbounded, Bound::Unbounded),
     }
 }
 
 impl Rib {
     /// The Loc-RIB, in prefix order; one prefix only when `prefix` is given.
     pub fn routes(&self, prefix: Option<IpNet>) -> impl Iterator<Item = RouteView<'_>> {
+        self.routes_listing(prefix.into())
+    }
+
+    /// The part of the Loc-RIB that `listing` names.
+    pub fn routes_listing(&self, listing: Listing) -> impl Iterator<Item = RouteView<'_>> {
         self.loc_rib
             .table
-            .range(prefix_bounds(prefix))
+            .range(prefix_bounds(listing))
             .flat_map(|(prefix, destination)| {
                 destination.paths.iter().map(move |path| RouteView {
                     prefix: *prefix,
@@ -110,11 +137,20 @@ impl Rib {
         peer: PeerId,
         prefix: Option<IpNet>,
     ) -> impl Iterator<Item = AdjRibRoute<'_>> {
+        self.received_listing(peer, prefix.into())
+    }
+
+    /// The part of `peer`'s Adj-RIB-In that `listing` names.
+    pub fn received_listing(
+        &self,
+        peer: PeerId,
+        listing: Listing,
+    ) -> impl Iterator<Item = AdjRibRoute<'_>> {
         let source = RouteSource::Peer(peer);
         self.peers
             .get(&peer)
             .into_iter()
-            .flat_map(move |p| p.adj_rib_in.range(key_bounds(prefix)))
+            .flat_map(move |p| p.adj_rib_in.range(key_bounds(listing)))
             .map(move |(&(prefix, path_id), attrs)| AdjRibRoute {
                 prefix,
                 path_id,
@@ -133,11 +169,20 @@ impl Rib {
         peer: PeerId,
         prefix: Option<IpNet>,
     ) -> impl Iterator<Item = AdjRibRoute<'_>> {
+        self.advertised_listing(peer, prefix.into())
+    }
+
+    /// The part of `peer`'s Adj-RIB-Out that `listing` names.
+    pub fn advertised_listing(
+        &self,
+        peer: PeerId,
+        listing: Listing,
+    ) -> impl Iterator<Item = AdjRibRoute<'_>> {
         self.peers
             .get(&peer)
             .and_then(|p| self.groups.get(&p.group))
             .into_iter()
-            .flat_map(move |group| group.table.routes.range(key_bounds(prefix)))
+            .flat_map(move |group| group.table.routes.range(key_bounds(listing)))
             .filter_map(|(&(prefix, path_id), entry)| {
                 entry.attrs.as_deref().map(|attrs| AdjRibRoute {
                     prefix,

@@ -3,6 +3,7 @@
 //! ```text
 //! bgpctl [--socket PATH] [--json] show status
 //! bgpctl [--socket PATH] [--json] show neighbors [NAME]
+//! bgpctl [--socket PATH] [--json] show routes [PREFIX] [--neighbor NAME] [--received|--advertised]
 //! bgpctl [--socket PATH] [--json] neighbor NAME enable|disable|reset [--soft]
 //! bgpctl [--socket PATH] [--json] reload
 //! ```
@@ -12,13 +13,14 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
 
-use bgpd::control::protocol::{Done, Failure, Neighbor, Request, Status};
+use bgpd::control::protocol::{Done, Failure, Neighbor, Request, Route, RouteTable, Status};
 
 const DEFAULT_SOCKET: &str = "/run/starling/bgpd.ctl";
 const USAGE: &str = "usage: bgpctl [--socket PATH] [--json] COMMAND
 commands:
   show status
   show neighbors [NAME]
+  show routes [PREFIX] [--neighbor NAME] [--received|--advertised]
   neighbor NAME enable|disable|reset [--soft]
   reload";
 
@@ -32,11 +34,16 @@ fn parse(args: &[String]) -> Result<Args, String> {
     let mut socket = DEFAULT_SOCKET.to_owned();
     let mut json = false;
     let mut words: Vec<&str> = Vec::new();
+    let mut neighbor = None;
+    let mut table = RouteTable::LocRib;
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
         match arg.as_str() {
             "--socket" | "-s" => socket = iter.next().ok_or("--socket needs a path")?.clone(),
             "--json" | "-j" => json = true,
+            "--neighbor" => neighbor = Some(iter.next().ok_or("--neighbor needs a name")?.clone()),
+            "--received" => table = RouteTable::Received,
+            "--advertised" => table = RouteTable::Advertised,
             "--help" | "-h" => return Err(USAGE.to_owned()),
             word => words.push(word),
         }
@@ -46,6 +53,20 @@ fn parse(args: &[String]) -> Result<Args, String> {
         ["show", "neighbors" | "neighbor" | "protocols"] => Request::ShowNeighbors { name: None },
         ["show", "neighbors" | "neighbor" | "protocols", name] => Request::ShowNeighbors {
             name: Some((*name).to_owned()),
+        },
+        ["show", "routes" | "route"] => Request::ShowRoutes {
+            prefix: None,
+            neighbor,
+            table,
+        },
+        ["show", "routes" | "route", prefix] => Request::ShowRoutes {
+            prefix: Some(
+                prefix
+                    .parse()
+                    .map_err(|e| format!("{prefix}: not a prefix ({e})\n{USAGE}"))?,
+            ),
+            neighbor,
+            table,
         },
         ["neighbor", name, "enable"] => Request::NeighborEnable {
             name: (*name).to_owned(),
@@ -100,7 +121,10 @@ fn run(args: &Args) -> Result<bool, String> {
         .write_all(request.as_bytes())
         .and_then(|()| stream.write_all(b"\n"))
         .map_err(|e| e.to_string())?;
-    let list = matches!(args.request, Request::ShowNeighbors { .. });
+    let list = matches!(
+        args.request,
+        Request::ShowNeighbors { .. } | Request::ShowRoutes { .. }
+    );
     let mut output = Output::new(args.json, list, &args.request);
     let mut ok = true;
     for line in BufReader::new(stream).lines() {
@@ -124,6 +148,28 @@ struct Output<'a> {
     request: &'a Request,
     rows: Vec<Vec<String>>,
 }
+
+const NEIGHBOR_HEADER: [&str; 9] = [
+    "Name",
+    "Address",
+    "AS",
+    "State",
+    "Uptime",
+    "Hold/KA",
+    "Received",
+    "Advertised",
+    "Last error",
+];
+const ROUTE_HEADER: [&str; 8] = [
+    "Prefix",
+    "Next hop",
+    "Best",
+    "From",
+    "AS path",
+    "Local pref",
+    "MED",
+    "Communities",
+];
 
 impl<'a> Output<'a> {
     fn new(json: bool, list: bool, request: &'a Request) -> Self {
@@ -183,6 +229,24 @@ impl<'a> Output<'a> {
                     n.last_error.unwrap_or_default(),
                 ]);
             }
+            Request::ShowRoutes { .. } => {
+                let r: Route = serde_json::from_str(line).map_err(parse_error)?;
+                let path: Vec<String> = r.as_path.iter().map(u32::to_string).collect();
+                let optional =
+                    |value: Option<u32>| value.map_or_else(String::new, |v| v.to_string());
+                let mut communities = r.communities;
+                communities.extend(r.large_communities);
+                self.rows.push(vec![
+                    r.prefix,
+                    r.next_hop,
+                    if r.best { "*" } else { "" }.to_owned(),
+                    r.from,
+                    path.join(" "),
+                    optional(r.local_pref),
+                    optional(r.med),
+                    communities.join(" "),
+                ]);
+            }
             _ => {
                 let done: Done = serde_json::from_str(line).map_err(parse_error)?;
                 if done.changes.is_empty() {
@@ -201,18 +265,10 @@ impl<'a> Output<'a> {
             println!("]");
         }
         if !self.rows.is_empty() {
-            let header = [
-                "Name",
-                "Address",
-                "AS",
-                "State",
-                "Uptime",
-                "Hold/KA",
-                "Received",
-                "Advertised",
-                "Last error",
-            ];
-            print_table(&header, &self.rows);
+            match self.request {
+                Request::ShowRoutes { .. } => print_table(&ROUTE_HEADER, &self.rows),
+                _ => print_table(&NEIGHBOR_HEADER, &self.rows),
+            }
         }
     }
 }

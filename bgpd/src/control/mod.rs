@@ -9,6 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::unix::OwnedWriteHalf;
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
@@ -18,11 +19,32 @@ use protocol::{Failure, Request};
 /// The longest request line accepted.
 const MAX_REQUEST: usize = 4096;
 
-/// A request on its way to the daemon, with where to send the answer (JSON lines).
+/// Chunks of lines a streamed answer may have in flight: the producer (the RIB task) waits
+/// for the client to read before it produces more, so a listing of a million routes is never
+/// held whole.
+pub const STREAM_CHUNKS: usize = 8;
+
+/// A request on its way to the daemon, with where to send the answer.
 #[derive(Debug)]
 pub struct ControlRequest {
     pub request: Request,
-    pub reply: oneshot::Sender<Vec<String>>,
+    pub reply: oneshot::Sender<Answer>,
+}
+
+/// An answer: JSON lines at once, or chunks of them as they are produced (the stream ends when
+/// its sender is dropped).
+#[derive(Debug)]
+pub enum Answer {
+    Lines(Vec<String>),
+    Stream(mpsc::Receiver<Vec<String>>),
+}
+
+impl Answer {
+    /// A bounded channel for a streamed answer.
+    pub fn stream() -> (mpsc::Sender<Vec<String>>, Answer) {
+        let (sender, receiver) = mpsc::channel(STREAM_CHUNKS);
+        (sender, Answer::Stream(receiver))
+    }
 }
 
 /// Creates the socket (replacing a stale one) and serves it until the task is aborted.
@@ -60,7 +82,7 @@ async fn serve_connection(stream: UnixStream, requests: mpsc::Sender<ControlRequ
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read.take(MAX_REQUEST as u64));
     let mut line = String::new();
-    let answer = match reader.read_line(&mut line).await {
+    let mut answer = match reader.read_line(&mut line).await {
         Ok(_) => match serde_json::from_str::<Request>(line.trim()) {
             Ok(request) => {
                 debug!(?request, "control request");
@@ -70,24 +92,40 @@ async fn serve_connection(stream: UnixStream, requests: mpsc::Sender<ControlRequ
                     .await
                     .is_err()
                 {
-                    vec![failure("bgpd is shutting down")]
+                    Answer::Lines(vec![failure("bgpd is shutting down")])
                 } else {
-                    answer
-                        .await
-                        .unwrap_or_else(|_| vec![failure("bgpd dropped the request")])
+                    answer.await.unwrap_or_else(|_| {
+                        Answer::Lines(vec![failure("bgpd dropped the request")])
+                    })
                 }
             }
-            Err(error) => vec![failure(&format!("bad request: {error}"))],
+            Err(error) => Answer::Lines(vec![failure(&format!("bad request: {error}"))]),
         },
-        Err(error) => vec![failure(&format!("cannot read request: {error}"))],
+        Err(error) => Answer::Lines(vec![failure(&format!("cannot read request: {error}"))]),
     };
-    for line in answer {
-        if write.write_all(line.as_bytes()).await.is_err() || write.write_all(b"\n").await.is_err()
-        {
-            return;
+    match &mut answer {
+        Answer::Lines(lines) => {
+            if write_lines(&mut write, lines).await.is_err() {
+                return;
+            }
+        }
+        Answer::Stream(chunks) => {
+            while let Some(lines) = chunks.recv().await {
+                if write_lines(&mut write, &lines).await.is_err() {
+                    return;
+                }
+            }
         }
     }
     let _ = write.shutdown().await;
+}
+
+async fn write_lines(write: &mut OwnedWriteHalf, lines: &[String]) -> io::Result<()> {
+    for line in lines {
+        write.write_all(line.as_bytes()).await?;
+        write.write_all(b"\n").await?;
+    }
+    Ok(())
 }
 
 /// A `{"error": …}` line.

@@ -15,6 +15,14 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         name: Option<String>,
     },
+    ShowRoutes {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        prefix: Option<ipnet::IpNet>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        neighbor: Option<String>,
+        #[serde(default, skip_serializing_if = "RouteTable::is_loc_rib")]
+        table: RouteTable,
+    },
     NeighborEnable {
         name: String,
     },
@@ -29,6 +37,49 @@ pub enum Request {
         soft: bool,
     },
     Reload,
+}
+
+/// Which table `show routes` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RouteTable {
+    /// The Loc-RIB: every path with its decision state (`--neighbor`: the paths from it).
+    #[default]
+    LocRib,
+    /// A neighbor's Adj-RIB-In, before import policy (`--received`).
+    Received,
+    /// What we send a neighbor, its update group's Adj-RIB-Out (`--advertised`).
+    Advertised,
+}
+
+impl RouteTable {
+    fn is_loc_rib(&self) -> bool {
+        *self == RouteTable::LocRib
+    }
+}
+
+/// One entry of `show routes`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Route {
+    pub prefix: String,
+    /// An address, or `self` for a route this speaker originates.
+    pub next_hop: String,
+    pub as_path: Vec<u32>,
+    /// `igp`, `egp` or `incomplete`.
+    pub origin: Option<String>,
+    pub local_pref: Option<u32>,
+    pub med: Option<u32>,
+    /// `ASN:VALUE`.
+    pub communities: Vec<String>,
+    /// `GLOBAL:LOCAL1:LOCAL2`.
+    pub large_communities: Vec<String>,
+    pub originator_id: Option<String>,
+    pub cluster_list: Vec<String>,
+    /// The neighbor's name; `local` for a route this speaker originates.
+    pub from: String,
+    /// The best path of its prefix (Loc-RIB); for `--received`, accepted by import policy;
+    /// for `--advertised`, always true.
+    pub best: bool,
 }
 
 /// `show status`.
