@@ -6,6 +6,7 @@
 
 pub mod control;
 pub mod daemon;
+pub mod fib;
 pub mod logging;
 pub mod metrics;
 pub mod neighbor;
