@@ -438,6 +438,71 @@ fn advertise_filter_events() {
     });
 }
 
+#[test]
+fn routes_flushed_by_link_down_are_reinstalled() {
+    let Some(ns) = Namespace::create("linkdown") else {
+        return;
+    };
+    ns.run(|ns| async move {
+        let (fib, _events) = Fib::start(&kernel_config(false, 16, ""))
+            .await
+            .expect("start");
+        fib.change(replace("10.6.0.0/24", &["10.0.0.2"]))
+            .await
+            .expect("change");
+        fib.flush().await.expect("flush");
+        // The kernel drops IPv4 routes through a link that goes down, without a notification.
+        ns.ip(&["link", "set", "v0", "down"]);
+        assert_eq!(gateways(&ns, "10.6.0.0/24", "bgp"), None);
+        ns.ip(&["link", "set", "v0", "up"]);
+        let waiter = ns.clone();
+        tokio::task::spawn_blocking(move || {
+            eventually("10.6.0.0/24 reinstalled", || {
+                gateways(&waiter, "10.6.0.0/24", "bgp") == strings(&["10.0.0.2"])
+            });
+        })
+        .await
+        .expect("waiter");
+        fib.stop().await.expect("stop");
+    });
+}
+
+#[test]
+fn link_local_next_hop_takes_its_interface() {
+    let Some(ns) = Namespace::create("linklocal") else {
+        return;
+    };
+    ns.run(|ns| async move {
+        let (fib, _events) = Fib::start(&kernel_config(false, 16, ""))
+            .await
+            .expect("start");
+        fib.change(replace("2001:db8:7::/48", &["fe80::2"]))
+            .await
+            .expect("change");
+        fib.flush().await.expect("flush");
+        let status = fib.status().await.expect("status");
+        let error = entry(&status, "2001:db8:7::/48")
+            .error
+            .clone()
+            .unwrap_or_default();
+        assert!(error.contains("no known interface"), "{error:?}");
+
+        // SAFETY: if_nametoindex(3) reads a NUL-terminated name; this thread is in the namespace.
+        let v0 = unsafe { libc::if_nametoindex(c"v0".as_ptr()) };
+        assert_ne!(v0, 0, "v0 exists");
+        fib.link_local_interface("fe80::2".parse().expect("address"), v0)
+            .await
+            .expect("scope");
+        fib.flush().await.expect("flush");
+        assert_eq!(
+            gateways(&ns, "2001:db8:7::/48", "bgp"),
+            strings(&["fe80::2"])
+        );
+        assert_eq!(ns.routes("2001:db8:7::/48")[0]["dev"].as_str(), Some("v0"));
+        fib.stop().await.expect("stop");
+    });
+}
+
 /// Installs 100,000 routes with Starling and with `ip -batch`, each in a fresh namespace, and
 /// prints both rates. Run: `cargo test -p bgpd --release --test fib -- --ignored --nocapture`.
 #[test]

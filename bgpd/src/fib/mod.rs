@@ -31,7 +31,8 @@
 //! - **Watching.** The task listens to `RTNLGRP_IPV4_ROUTE`, `RTNLGRP_IPV6_ROUTE`, `RTNLGRP_LINK`
 //!   and the address groups: a route of ours that someone deletes is put back; a lost
 //!   notification (`ENOBUFS`, the socket overran) triggers a full dump that replaces what was
-//!   known, losing no wanted state; advertise-filter matches become events as they happen.
+//!   known, losing no wanted state; so does a link going down, since the kernel then drops
+//!   IPv4 routes through it silently; advertise-filter matches become events as they happen.
 
 mod advertise;
 mod netlink;
@@ -464,8 +465,15 @@ impl Driver {
                 added,
                 route: Some(route),
             } => self.state.route(added, route),
-            Incoming::Link { added, index, name } => {
-                self.state.link(added, index, name);
+            Incoming::Link {
+                added,
+                index,
+                name,
+                up,
+            } => {
+                if self.state.link(added, index, name, up) {
+                    self.resync_wanted = true;
+                }
                 true
             }
             Incoming::Address => true,

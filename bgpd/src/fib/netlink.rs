@@ -16,7 +16,7 @@ use netlink_packet_core::{
     NetlinkBuffer, NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE,
     NLM_F_DUMP, NLM_F_REPLACE, NLM_F_REQUEST,
 };
-use netlink_packet_route::link::{LinkAttribute, LinkMessage};
+use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteNextHop, RouteProtocol,
     RouteScope, RouteType,
@@ -78,11 +78,12 @@ pub(super) enum Incoming {
         added: bool,
         route: Option<KernelRoute>,
     },
-    /// A link appeared, changed, or went away.
+    /// A link appeared, changed, or went away; `up`: administratively up with carrier.
     Link {
         added: bool,
         index: u32,
         name: Option<String>,
+        up: bool,
     },
     /// An address was added or removed (a next hop may have become reachable).
     Address,
@@ -358,10 +359,15 @@ fn decode_message(
                     LinkAttribute::IfName(name) => Some(name.clone()),
                     _ => None,
                 });
+            let up = message
+                .header
+                .flags
+                .contains(LinkFlags::Up | LinkFlags::LowerUp);
             Incoming::Link {
                 added: message_type == RTM_NEWLINK,
                 index: message.header.index,
                 name,
+                up,
             }
         }
         RTM_NEWADDR | RTM_DELADDR => Incoming::Address,
@@ -490,5 +496,107 @@ fn ip_of(address: &RouteAddress) -> Option<IpAddr> {
         RouteAddress::Inet(v4) => Some(IpAddr::V4(*v4)),
         RouteAddress::Inet6(v6) => Some(IpAddr::V6(*v6)),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+#[cfg(target_endian = "little")]
+mod tests {
+    use super::*;
+
+    const OWNER: Owner = Owner {
+        protocol: 186,
+        table: 254,
+        metric: 32,
+    };
+
+    #[test]
+    fn replace_request_bytes() {
+        let request = Request::Replace {
+            prefix: "10.1.0.0/24".parse().expect("prefix"),
+            next_hops: vec![NextHop {
+                address: "10.0.0.2".parse().expect("address"),
+                interface: None,
+            }],
+        };
+        let mut datagram = Vec::new();
+        encode_request(&mut datagram, 7, &request, &OWNER);
+        #[rustfmt::skip]
+        let expected = [
+            0x3c, 0x00, 0x00, 0x00, // nlmsg_len 60
+            0x18, 0x00,             // nlmsg_type RTM_NEWROUTE
+            0x05, 0x05,             // flags REQUEST | ACK | REPLACE | CREATE
+            0x07, 0x00, 0x00, 0x00, // nlmsg_seq 7
+            0x00, 0x00, 0x00, 0x00, // nlmsg_pid: the kernel
+            0x02,                   // rtm_family AF_INET
+            0x18,                   // rtm_dst_len 24
+            0x00,                   // rtm_src_len
+            0x00,                   // rtm_tos
+            0xfe,                   // rtm_table RT_TABLE_MAIN
+            0xba,                   // rtm_protocol 186 (ours)
+            0x00,                   // rtm_scope RT_SCOPE_UNIVERSE
+            0x01,                   // rtm_type RTN_UNICAST
+            0x00, 0x00, 0x00, 0x00, // rtm_flags
+            0x08, 0x00, 0x01, 0x00, // RTA_DST, 8 bytes
+            0x0a, 0x01, 0x00, 0x00, //   10.1.0.0
+            0x08, 0x00, 0x0f, 0x00, // RTA_TABLE, 8 bytes
+            0xfe, 0x00, 0x00, 0x00, //   254
+            0x08, 0x00, 0x06, 0x00, // RTA_PRIORITY, 8 bytes
+            0x20, 0x00, 0x00, 0x00, //   metric 32
+            0x08, 0x00, 0x05, 0x00, // RTA_GATEWAY, 8 bytes
+            0x0a, 0x00, 0x00, 0x02, //   10.0.0.2
+        ];
+        assert_eq!(datagram, expected);
+    }
+
+    #[test]
+    fn error_ack_with_extended_message() {
+        #[rustfmt::skip]
+        let datagram = [
+            0x44, 0x00, 0x00, 0x00, // nlmsg_len 68
+            0x02, 0x00,             // NLMSG_ERROR
+            0x00, 0x03,             // flags CAPPED | ACK_TLVS
+            0x07, 0x00, 0x00, 0x00, // nlmsg_seq 7
+            0x00, 0x00, 0x00, 0x00, // nlmsg_pid
+            0x9b, 0xff, 0xff, 0xff, // error -101 (ENETUNREACH)
+            0x3c, 0x00, 0x00, 0x00, // echoed request header: nlmsg_len 60
+            0x18, 0x00, 0x05, 0x05, //   RTM_NEWROUTE, flags
+            0x07, 0x00, 0x00, 0x00, //   nlmsg_seq 7
+            0x00, 0x00, 0x00, 0x00, //   nlmsg_pid
+            0x20, 0x00, 0x01, 0x00, // NLMSGERR_ATTR_MSG, 32 bytes
+            b'N', b'e', b'x', b't', b'h', b'o', b'p', b' ',
+            b'h', b'a', b's', b' ', b'i', b'n', b'v', b'a',
+            b'l', b'i', b'd', b' ', b'g', b'a', b't', b'e',
+            b'w', b'a', b'y', 0x00,
+        ];
+        let mut decoded = Vec::new();
+        assert_eq!(
+            decode_datagram(&datagram, |incoming| decoded.push(incoming)),
+            0
+        );
+        let [Incoming::Ack {
+            sequence: 7,
+            error: Some(error),
+        }] = decoded.as_slice()
+        else {
+            panic!("not an error ack: {decoded:?}");
+        };
+        assert_eq!(error.errno, libc::ENETUNREACH);
+        assert_eq!(
+            error.message.as_deref(),
+            Some("Nexthop has invalid gateway")
+        );
+    }
+
+    #[test]
+    fn truncated_message_is_skipped_not_a_panic() {
+        #[rustfmt::skip]
+        let datagram = [
+            0x40, 0x00, 0x00, 0x00, // nlmsg_len 64, but only 16 bytes follow
+            0x18, 0x00, 0x00, 0x00, // RTM_NEWROUTE, flags
+            0x00, 0x00, 0x00, 0x00, // nlmsg_seq
+            0x00, 0x00, 0x00, 0x00, // nlmsg_pid
+        ];
+        assert_eq!(decode_datagram(&datagram, |_| panic!("decoded garbage")), 1);
     }
 }

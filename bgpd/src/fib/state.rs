@@ -119,6 +119,7 @@ pub struct FibState {
     link_local_scopes: HashMap<Ipv6Addr, u32>,
     advertise: Option<Advertise>,
     links: HashMap<u32, String>,
+    links_up: HashSet<u32>,
     /// Kernel routes matching the advertise filter: prefix → their metrics.
     advertised: HashMap<IpNet, Vec<u32>>,
     /// What the RIB was last told, and the prefixes whose telling is due.
@@ -160,6 +161,7 @@ impl FibState {
             link_local_scopes: HashMap::new(),
             advertise,
             links: HashMap::new(),
+            links_up: HashSet::new(),
             advertised: HashMap::new(),
             reported: HashSet::new(),
             unreported: VecDeque::new(),
@@ -506,7 +508,16 @@ impl FibState {
         }
     }
 
-    pub fn link(&mut self, added: bool, index: u32, name: Option<String>) {
+    /// A link changed. Returns whether a known link went down or away: the kernel then drops
+    /// the IPv4 routes through it without a notification (`fib_sync_down_dev`), so only a dump
+    /// tells what is left.
+    pub fn link(&mut self, added: bool, index: u32, name: Option<String>, up: bool) -> bool {
+        let was_up = self.links_up.contains(&index);
+        if added && up {
+            self.links_up.insert(index);
+        } else {
+            self.links_up.remove(&index);
+        }
         match (added, name) {
             (true, Some(name)) => {
                 self.links.insert(index, name);
@@ -516,6 +527,7 @@ impl FibState {
                 self.links.remove(&index);
             }
         }
+        was_up && !(added && up)
     }
 
     fn unreport(&mut self, prefix: IpNet) {
@@ -636,4 +648,264 @@ fn normalize(mut next_hops: Vec<NextHop>) -> Vec<NextHop> {
 
 fn is_link_local(address: IpAddr) -> bool {
     matches!(address, IpAddr::V6(v6) if v6.is_unicast_link_local())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PROTOCOL: u8 = 186;
+    const STATIC: u8 = 4;
+    const TABLE: u32 = 254;
+    const METRIC: u32 = 32;
+
+    /// One input to the state, as the task would deliver it.
+    enum Step {
+        Want(&'static str, &'static [&'static str]),
+        Withdraw(&'static str),
+        /// A full dump holding these routes: (prefix, protocol, metric, gateway).
+        Dump(&'static [(&'static str, u8, u32, &'static str)]),
+        /// A route notification (added or deleted) of one of ours at our metric.
+        OwnRoute(bool, &'static str, &'static str),
+        Converged,
+        /// Send what is due and acknowledge each request, failing with `errno` when given.
+        Send(Option<i32>),
+        RetryFailed,
+    }
+
+    /// Applies `steps` to a fresh state (ECMP up to `ecmp`), returning every request sent.
+    fn check(ecmp: usize, steps: &[Step], expected: &[Request]) -> FibState {
+        let owner = Owner {
+            protocol: PROTOCOL,
+            table: TABLE,
+            metric: METRIC,
+        };
+        let mut state = FibState::new(owner, ecmp, true, None);
+        let mut sent = Vec::new();
+        let mut sequence = 0;
+        for step in steps {
+            match step {
+                Step::Want(prefix, hops) => {
+                    let hops: Vec<IpAddr> = hops.iter().map(|hop| address(hop)).collect();
+                    state.want(net(prefix), Some(&hops));
+                }
+                Step::Withdraw(prefix) => state.want(net(prefix), None),
+                Step::Dump(routes) => {
+                    state.begin_dump();
+                    for (prefix, protocol, metric, gateway) in *routes {
+                        state.route(true, route(prefix, *protocol, *metric, gateway));
+                    }
+                    state.end_dump();
+                }
+                Step::OwnRoute(added, prefix, gateway) => {
+                    state.route(*added, route(prefix, PROTOCOL, METRIC, gateway));
+                }
+                Step::Converged => state.converged(),
+                Step::Send(errno) => {
+                    let mut batch = Vec::new();
+                    while let Some(request) = state.next_request(sequence) {
+                        batch.push((sequence, request));
+                        sequence += 1;
+                    }
+                    for (sequence, request) in batch {
+                        let error = errno.map(|errno| KernelError {
+                            errno,
+                            message: None,
+                        });
+                        state.acknowledged(sequence, error.as_ref());
+                        sent.push(request);
+                    }
+                }
+                Step::RetryFailed => state.retry_failed(),
+            }
+        }
+        assert_eq!(sent, expected);
+        assert!(state.is_idle());
+        state
+    }
+
+    fn net(prefix: &str) -> IpNet {
+        prefix.parse().expect("test prefix")
+    }
+
+    fn address(address: &str) -> IpAddr {
+        address.parse().expect("test address")
+    }
+
+    fn route(prefix: &str, protocol: u8, metric: u32, gateway: &str) -> KernelRoute {
+        KernelRoute {
+            prefix: net(prefix),
+            table: TABLE,
+            protocol,
+            kind: RouteKind::Unicast,
+            priority: metric,
+            interface: Some(2),
+            next_hops: vec![NextHop {
+                address: address(gateway),
+                // The kernel names the interface of every gateway.
+                interface: Some(2),
+            }],
+        }
+    }
+
+    fn replace(prefix: &str, hops: &[&str]) -> Request {
+        Request::Replace {
+            prefix: net(prefix),
+            next_hops: hops
+                .iter()
+                .map(|hop| NextHop {
+                    address: address(hop),
+                    interface: None,
+                })
+                .collect(),
+        }
+    }
+
+    fn delete(prefix: &str, metric: u32) -> Request {
+        Request::Delete {
+            prefix: net(prefix),
+            metric,
+        }
+    }
+
+    #[test]
+    fn changes_are_coalesced_per_prefix() {
+        use Step::*;
+        check(
+            16,
+            &[
+                Want("10.1.0.0/24", &["10.0.0.2"]),
+                Want("10.1.0.0/24", &["10.0.0.3"]),
+                Want("10.2.0.0/24", &["10.0.0.2"]),
+                Withdraw("10.2.0.0/24"),
+                Send(None),
+                // Unchanged: nothing to send.
+                Want("10.1.0.0/24", &["10.0.0.3"]),
+                Send(None),
+            ],
+            &[replace("10.1.0.0/24", &["10.0.0.3"])],
+        );
+    }
+
+    #[test]
+    fn ecmp_keeps_the_prefix_family_up_to_max_paths() {
+        use Step::*;
+        check(
+            2,
+            &[
+                Want(
+                    "10.1.0.0/24",
+                    &["fd00::1", "10.0.0.4", "10.0.0.3", "10.0.0.2"],
+                ),
+                Send(None),
+            ],
+            &[replace("10.1.0.0/24", &["10.0.0.2", "10.0.0.3"])],
+        );
+    }
+
+    #[test]
+    fn adopted_routes_wait_for_convergence() {
+        use Step::*;
+        check(
+            16,
+            &[
+                Dump(&[
+                    ("10.1.0.0/24", PROTOCOL, METRIC, "10.0.0.2"),
+                    ("10.2.0.0/24", PROTOCOL, METRIC, "10.0.0.2"),
+                    ("10.3.0.0/24", PROTOCOL, 7, "10.0.0.2"),
+                    ("10.4.0.0/24", STATIC, METRIC, "10.0.0.2"),
+                ]),
+                // Claimed with the next hop it has: no request (no flap).
+                Want("10.1.0.0/24", &["10.0.0.2"]),
+                Send(None),
+                Converged,
+                Send(None),
+            ],
+            &[delete("10.3.0.0/24", 7), delete("10.2.0.0/24", METRIC)],
+        );
+    }
+
+    #[test]
+    fn an_explicit_withdraw_deletes_before_convergence() {
+        use Step::*;
+        check(
+            16,
+            &[
+                Dump(&[("10.1.0.0/24", PROTOCOL, METRIC, "10.0.0.2")]),
+                Withdraw("10.1.0.0/24"),
+                Send(None),
+            ],
+            &[delete("10.1.0.0/24", METRIC)],
+        );
+    }
+
+    #[test]
+    fn a_deleted_route_of_ours_is_put_back() {
+        use Step::*;
+        check(
+            16,
+            &[
+                Want("10.1.0.0/24", &["10.0.0.2"]),
+                Send(None),
+                // Our own notification of the install changes nothing.
+                OwnRoute(true, "10.1.0.0/24", "10.0.0.2"),
+                Send(None),
+                OwnRoute(false, "10.1.0.0/24", "10.0.0.2"),
+                Send(None),
+            ],
+            &[
+                replace("10.1.0.0/24", &["10.0.0.2"]),
+                replace("10.1.0.0/24", &["10.0.0.2"]),
+            ],
+        );
+    }
+
+    #[test]
+    fn a_refused_route_is_reported_and_retried() {
+        use Step::*;
+        let state = check(
+            16,
+            &[
+                Want("10.1.0.0/24", &["192.0.2.1"]),
+                Send(Some(libc::ENETUNREACH)),
+            ],
+            &[replace("10.1.0.0/24", &["192.0.2.1"])],
+        );
+        let status = state.status();
+        assert!(!status[0].installed);
+        assert!(status[0].error.is_some());
+        check(
+            16,
+            &[
+                Want("10.1.0.0/24", &["192.0.2.1"]),
+                Send(Some(libc::ENETUNREACH)),
+                RetryFailed,
+                Send(None),
+            ],
+            &[
+                replace("10.1.0.0/24", &["192.0.2.1"]),
+                replace("10.1.0.0/24", &["192.0.2.1"]),
+            ],
+        );
+    }
+
+    #[test]
+    fn a_resync_reinstalls_what_the_kernel_lost() {
+        use Step::*;
+        check(
+            16,
+            &[
+                Want("10.1.0.0/24", &["10.0.0.2"]),
+                Want("10.2.0.0/24", &["10.0.0.2"]),
+                Send(None),
+                Dump(&[("10.1.0.0/24", PROTOCOL, METRIC, "10.0.0.2")]),
+                Send(None),
+            ],
+            &[
+                replace("10.1.0.0/24", &["10.0.0.2"]),
+                replace("10.2.0.0/24", &["10.0.0.2"]),
+                replace("10.2.0.0/24", &["10.0.0.2"]),
+            ],
+        );
+    }
 }
