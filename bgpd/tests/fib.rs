@@ -503,13 +503,66 @@ fn link_local_next_hop_takes_its_interface() {
     });
 }
 
+/// Notifications lost to an overrun (`ENOBUFS`) are made up by a full dump: the task is kept
+/// from reading while 100,000 foreign routes and the deletion of one of ours happen.
+#[test]
+fn overrun_resync_loses_no_state() {
+    const FOREIGN: u32 = 100_000;
+    let Some(ns) = Namespace::create("overrun") else {
+        return;
+    };
+    ns.run(|ns| async move {
+        let advertise = "[kernel.advertise]\nprefixes = [\"11.0.0.0/8\", \"12.0.0.0/8\"]\n\
+                         protocols = [\"static\"]\ninterfaces = [\"v0\"]\n";
+        let (fib, mut events) = Fib::start(&kernel_config(false, 16, advertise))
+            .await
+            .expect("start");
+        fib.change(replace("10.7.0.0/24", &["10.0.0.2"]))
+            .await
+            .expect("change");
+        fib.flush().await.expect("flush");
+        let mut batch = String::from("route del 10.7.0.0/24 proto bgp\n");
+        for i in 0..FOREIGN {
+            let prefix = std::net::Ipv4Addr::from(
+                u32::from(std::net::Ipv4Addr::new(11, 0, 0, 0)) + (i << 8),
+            );
+            batch.push_str(&format!("route add {prefix}/24 dev v0 proto static\n"));
+        }
+        let file =
+            std::env::temp_dir().join(format!("starling-fib-overrun-{}.batch", std::process::id()));
+        std::fs::write(&file, batch).expect("write batch file");
+        // Blocking this (the runtime's only) thread keeps the FIB task from reading.
+        ns.ip(&["-batch", file.to_str().expect("utf-8 temp path")]);
+        let _ = std::fs::remove_file(&file);
+
+        let mut added = std::collections::HashSet::new();
+        while added.len() < FOREIGN as usize {
+            match next_event(&mut events).await {
+                Some(KernelRouteEvent::Add { prefix }) => {
+                    added.insert(prefix);
+                }
+                other => panic!("after {} adds: {other:?}", added.len()),
+            }
+        }
+        let waiter = ns.clone();
+        tokio::task::spawn_blocking(move || {
+            eventually("10.7.0.0/24 restored", || {
+                gateways(&waiter, "10.7.0.0/24", "bgp") == strings(&["10.0.0.2"])
+            });
+        })
+        .await
+        .expect("waiter");
+        fib.stop().await.expect("stop");
+    });
+}
+
 /// Installs 100,000 routes with Starling and with `ip -batch`, each in a fresh namespace, and
 /// prints both rates. Run: `cargo test -p bgpd --release --test fib -- --ignored --nocapture`.
 #[test]
 #[ignore = "benchmark: prints figures"]
 fn bench_install_100k_routes() {
     const ROUTES: u32 = 100_000;
-    /// 11.0.0.0/8 split into /24s: the i-th route.
+    /// The i-th /24 from 11.0.0.0 on (into 12.0.0.0/8 past the 65,536th).
     fn prefix(i: u32) -> String {
         let base = u32::from(std::net::Ipv4Addr::new(11, 0, 0, 0));
         format!("{}/24", std::net::Ipv4Addr::from(base + (i << 8)))
