@@ -57,9 +57,14 @@ use state::FibState;
 /// defaults of `ip route add` (0 for IPv4, 1024 for IPv6) so that our routes never share a key
 /// with an administrator's.
 pub const METRIC: u32 = 32;
-/// Requests awaiting an acknowledgement. Each ack is a small datagram queued on our socket;
-/// this many fit the request socket's receive buffer with room to spare.
+/// Requests awaiting an acknowledgement, at most. Each ack is a datagram queued on our socket,
+/// and one the buffer has no room for is lost (then a resync follows), so the window is also
+/// bounded by the receive buffer the kernel granted, at [`ACK_BUFFER_BYTES`] per ack.
 pub const WINDOW: usize = 4096;
+/// Receive-buffer bytes one queued acknowledgement may take (its skb's truesize, generously).
+const ACK_BUFFER_BYTES: usize = 1024;
+/// The window when the buffer is small (no `CAP_NET_ADMIN` to force it): still batching.
+const MIN_WINDOW: usize = 64;
 /// Failed prefixes are tried again this often, even without a hint that they may now work.
 pub const RETRY_INTERVAL: Duration = Duration::from_secs(5);
 /// After a link, address or route change, failed prefixes are retried this soon (changes come
@@ -156,6 +161,10 @@ impl Fib {
             .map_err(FibError::netlink("open monitor socket"))?;
         let request = NetlinkSocket::open(&[], REQUEST_SOCKET_BUFFER)
             .map_err(FibError::netlink("open request socket"))?;
+        let granted = request
+            .receive_buffer()
+            .map_err(FibError::netlink("request socket buffer"))?;
+        let window = (granted / ACK_BUFFER_BYTES).clamp(MIN_WINDOW, WINDOW);
         let state = FibState::new(
             owner,
             usize::from(kernel.ecmp_max_paths),
@@ -167,6 +176,7 @@ impl Fib {
         let mut driver = Driver {
             state,
             owner,
+            window,
             persist_on_exit: kernel.persist_on_exit,
             sequence: 0,
             buffer: Vec::with_capacity(netlink::RECEIVE_BUFFER_LEN),
@@ -252,6 +262,8 @@ enum DumpKind {
 struct Driver {
     state: FibState,
     owner: Owner,
+    /// See [`WINDOW`].
+    window: usize,
     persist_on_exit: bool,
     sequence: u32,
     buffer: Vec<u8>,
@@ -362,11 +374,11 @@ impl Driver {
         }
     }
 
-    /// Sends due requests in datagrams of many, keeping at most [`WINDOW`] unanswered.
+    /// Sends due requests in datagrams of many, keeping at most `window` unanswered.
     async fn send_requests(&mut self, request: &NetlinkSocket) -> Result<(), FibError> {
         loop {
             self.datagram.clear();
-            while self.state.in_flight() < WINDOW
+            while self.state.in_flight() < self.window
                 && self.datagram.len() + REQUEST_MAX_BYTES <= DATAGRAM_BYTES
             {
                 let sequence = self.next_sequence();

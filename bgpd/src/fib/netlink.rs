@@ -141,6 +141,11 @@ impl NetlinkSocket {
         Ok(NetlinkSocket { fd })
     }
 
+    /// The receive buffer the kernel granted (it counts skb overhead against it).
+    pub fn receive_buffer(&self) -> io::Result<usize> {
+        self.fd.get_ref().get_rx_buf_sz()
+    }
+
     /// Sends one datagram of concatenated requests; the kernel handles them in order.
     pub async fn send(&self, datagram: &[u8]) -> io::Result<()> {
         loop {
