@@ -769,6 +769,41 @@ mod tests {
     }
 
     #[test]
+    fn advertise_events_are_coalesced_per_prefix() {
+        let owner = Owner {
+            protocol: PROTOCOL,
+            table: TABLE,
+            metric: METRIC,
+        };
+        let advertise = crate::fib::advertise::tests::advertise();
+        let mut state = FibState::new(owner, 16, true, Some(advertise));
+        state.link(true, 3, Some("cali1".to_owned()), true);
+        let pod = |metric| KernelRoute {
+            interface: Some(3),
+            ..route("10.244.1.5/32", 3, metric, "10.0.0.2")
+        };
+        let add = KernelRouteEvent::Add {
+            prefix: net("10.244.1.5/32"),
+        };
+        let remove = KernelRouteEvent::Remove {
+            prefix: net("10.244.1.5/32"),
+        };
+        // Added and removed before the RIB took the add: nothing to tell.
+        state.route(true, pod(0));
+        state.route(false, pod(0));
+        assert_eq!(state.next_event(), None);
+        // Two routes (metrics) to one prefix: one add, and a remove only when both are gone.
+        state.route(true, pod(0));
+        state.route(true, pod(100));
+        assert_eq!(state.next_event(), Some(add));
+        state.route(false, pod(0));
+        assert_eq!(state.next_event(), None);
+        state.route(false, pod(100));
+        assert_eq!(state.next_event(), Some(remove));
+        assert_eq!(state.next_event(), None);
+    }
+
+    #[test]
     fn changes_are_coalesced_per_prefix() {
         use Step::*;
         check(
