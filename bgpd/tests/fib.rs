@@ -503,6 +503,43 @@ fn link_local_next_hop_takes_its_interface() {
     });
 }
 
+#[test]
+fn advertise_pools_from_the_datastore() {
+    let Some(ns) = Namespace::create("pools") else {
+        return;
+    };
+    ns.run(|ns| async move {
+        // No `prefixes`: the pools come from the datastore (never contacted here).
+        let advertise = "[kernel.advertise]\nprotocols = [\"boot\"]\nblackhole = true\n\
+                         [etcd]\nendpoints = [\"http://127.0.0.1:2379\"]\nnode = \"test\"\n";
+        let (fib, mut events) = Fib::start(&kernel_config(false, 16, advertise))
+            .await
+            .expect("start");
+        ns.ip(&["route", "add", "blackhole", "10.244.1.0/26"]);
+        fib.flush().await.expect("flush");
+        assert_eq!(events.try_recv().ok(), None, "no pools yet");
+        fib.advertise_pools(vec![net("10.244.0.0/16")])
+            .await
+            .expect("pools");
+        assert_eq!(
+            next_event(&mut events).await,
+            Some(KernelRouteEvent::Add {
+                prefix: net("10.244.1.0/26")
+            })
+        );
+        fib.advertise_pools(vec![net("10.245.0.0/16")])
+            .await
+            .expect("pools");
+        assert_eq!(
+            next_event(&mut events).await,
+            Some(KernelRouteEvent::Remove {
+                prefix: net("10.244.1.0/26")
+            })
+        );
+        fib.stop().await.expect("stop");
+    });
+}
+
 /// Notifications lost to an overrun (`ENOBUFS`) are made up by a full dump: the task is kept
 /// from reading while 100,000 foreign routes and the deletion of one of ours happen.
 #[test]

@@ -34,6 +34,24 @@
 //!   known, losing no wanted state; so does a link going down, since the kernel then drops
 //!   IPv4 routes through it silently; advertise-filter matches become events as they happen.
 
+//!
+//! Wiring (for the daemon):
+//! ```text
+//! let (fib, mut kernel_routes) = Fib::start(&config.kernel).await?;  // in the daemon's netns
+//! RibOutput::Fib(change)        ─► fib.commands().send(FibCommand::Change(change))
+//! kernel_routes.recv():  Add    ─► RibInput::Originate { prefix, route: LocalRoute::default() }
+//!                        Remove ─► RibInput::WithdrawLocal { prefix }
+//! End-of-RIB from every peer (or the restart timer) ─► fib.initial_convergence_done()
+//! etcd /config pools            ─► fib.advertise_pools(pools)
+//! fe80::1%eth0 neighbor         ─► fib.link_local_interface(fe80::1, ifindex of eth0)
+//! bgpctl show fib               ─► fib.status() : Vec<FibEntry> (serde: prefix, next_hops,
+//!                                                  installed, error)
+//! shutdown                      ─► fib.stop()
+//! ```
+//! A command channel full means the kernel is behind: the RIB task waits (backpressure), as
+//! peers wait on the RIB. The event channel never blocks the FIB task: undelivered changes wait
+//! in it, coalesced per prefix.
+
 mod advertise;
 mod netlink;
 mod state;
@@ -42,6 +60,7 @@ use std::io;
 use std::net::Ipv6Addr;
 use std::time::Duration;
 
+use ipnet::IpNet;
 use rr::{FibChange, FibOp};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -59,7 +78,7 @@ use state::FibState;
 pub const METRIC: u32 = 32;
 /// Requests awaiting an acknowledgement, at most. Each ack is a datagram queued on our socket,
 /// and one the buffer has no room for is lost (then a resync follows), so the window is also
-/// bounded by the receive buffer the kernel granted, at [`ACK_BUFFER_BYTES`] per ack.
+/// bounded by the receive buffer the kernel granted, at 1 KiB per ack.
 pub const WINDOW: usize = 4096;
 /// Receive-buffer bytes one queued acknowledgement may take (its skb's truesize, generously).
 const ACK_BUFFER_BYTES: usize = 1024;
@@ -101,6 +120,8 @@ pub enum FibCommand {
     InitialConvergenceDone,
     /// The interface of an IPv6 link-local next hop (from a neighbor's `fe80::1%eth0`).
     LinkLocalInterface { address: Ipv6Addr, interface: u32 },
+    /// The datastore's pools, for `[kernel.advertise]` without `prefixes`.
+    AdvertisePools(Vec<IpNet>),
     /// The table for `bgpctl show fib`.
     Status(oneshot::Sender<Vec<FibEntry>>),
     /// Answered once every change so far has been acknowledged (or refused) by the kernel.
@@ -221,6 +242,10 @@ impl Fib {
             .await
     }
 
+    pub async fn advertise_pools(&self, pools: Vec<IpNet>) -> Result<(), FibError> {
+        self.send(FibCommand::AdvertisePools(pools)).await
+    }
+
     pub async fn status(&self) -> Result<Vec<FibEntry>, FibError> {
         let (reply, answer) = oneshot::channel();
         self.send(FibCommand::Status(reply)).await?;
@@ -307,7 +332,6 @@ impl Driver {
             let events = self.events.clone();
             let has_events = events.is_some() && self.state.has_events();
             tokio::select! {
-                biased;
                 guard = monitor.readable() => {
                     let mut guard = guard.map_err(FibError::netlink("monitor readiness"))?;
                     self.read(&mut guard, Socket::Monitor)?;
@@ -360,6 +384,12 @@ impl Driver {
             }
             FibCommand::LinkLocalInterface { address, interface } => {
                 self.state.set_link_local_scope(address, interface);
+            }
+            FibCommand::AdvertisePools(pools) => {
+                if self.state.set_advertise_pools(pools) {
+                    // Routes the old filter passed over were not kept: judge them all anew.
+                    self.resync_wanted = true;
+                }
             }
             FibCommand::Status(reply) => {
                 let _ = reply.send(self.state.status());

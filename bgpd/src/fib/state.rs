@@ -213,6 +213,14 @@ impl FibState {
         }
     }
 
+    /// The datastore's pools for the advertise filter; returns whether the filter changed (the
+    /// kernel routes must then be dumped again to be judged by it).
+    pub fn set_advertise_pools(&mut self, pools: Vec<IpNet>) -> bool {
+        self.advertise
+            .as_mut()
+            .is_some_and(|advertise| advertise.set_pools(pools))
+    }
+
     /// Initial convergence is done: adopted routes the RIB did not claim are swept.
     pub fn converged(&mut self) {
         self.converged = true;
