@@ -18,8 +18,17 @@ const POLL: Duration = Duration::from_millis(20);
 
 /// The `[kernel]` section of each test, with `extra` appended (e.g. `[kernel.advertise]`).
 fn kernel_config(persist_on_exit: bool, ecmp_max_paths: u16, extra: &str) -> config::Kernel {
+    kernel_config_in(254, persist_on_exit, ecmp_max_paths, extra)
+}
+
+fn kernel_config_in(
+    table: u32,
+    persist_on_exit: bool,
+    ecmp_max_paths: u16,
+    extra: &str,
+) -> config::Kernel {
     let text = format!(
-        "[global]\nasn = 64512\n\n[kernel]\nprogram = true\nprotocol = 186\ntable = 254\n\
+        "[global]\nasn = 64512\n\n[kernel]\nprogram = true\nprotocol = 186\ntable = {table}\n\
          ecmp_max_paths = {ecmp_max_paths}\npersist_on_exit = {persist_on_exit}\n{extra}"
     );
     let config = config::Config::from_toml(&text, "test", std::path::Path::new("."))
@@ -540,6 +549,56 @@ fn advertise_pools_from_the_datastore() {
     });
 }
 
+#[test]
+fn only_the_configured_table_is_ours() {
+    let Some(ns) = Namespace::create("table") else {
+        return;
+    };
+    // Our protocol and metric, but in the main table: not ours when we are told table 1000.
+    ns.ip(&[
+        "route",
+        "add",
+        "10.8.0.0/24",
+        "via",
+        "10.0.0.4",
+        "proto",
+        "186",
+        "metric",
+        "32",
+    ]);
+    ns.ip(&[
+        "route",
+        "add",
+        "10.8.1.0/24",
+        "via",
+        "10.0.0.4",
+        "proto",
+        "186",
+        "metric",
+        "32",
+        "table",
+        "1000",
+    ]);
+    ns.run(|ns| async move {
+        let (fib, _events) = Fib::start(&kernel_config_in(1000, false, 16, ""))
+            .await
+            .expect("start");
+        fib.change(replace("10.8.0.0/24", &["10.0.0.2"]))
+            .await
+            .expect("change");
+        fib.initial_convergence_done().await.expect("converged");
+        fib.flush().await.expect("flush");
+        let ours = ns.routes_in("1000", "10.8.0.0/24");
+        assert_eq!(ours.len(), 1, "{ours:?}");
+        assert_eq!(ours[0]["gateway"].as_str(), Some("10.0.0.2"));
+        assert!(ns.routes_in("1000", "10.8.1.0/24").is_empty(), "swept");
+        assert_eq!(gateways(&ns, "10.8.0.0/24", "bgp"), strings(&["10.0.0.4"]));
+        fib.stop().await.expect("stop");
+        assert!(ns.routes_in("1000", "10.8.0.0/24").is_empty());
+        assert_eq!(gateways(&ns, "10.8.0.0/24", "bgp"), strings(&["10.0.0.4"]));
+    });
+}
+
 /// Notifications lost to an overrun (`ENOBUFS`) are made up by a full dump: the task is kept
 /// from reading while 100,000 foreign routes and the deletion of one of ours happen.
 #[test]
@@ -714,6 +773,11 @@ impl Namespace {
 
     /// The kernel routes of exactly `prefix` in the main table, as `ip -j` shows them.
     fn routes(&self, prefix: &str) -> Vec<Value> {
+        self.routes_in("main", prefix)
+    }
+
+    /// The kernel routes of exactly `prefix` in `table`.
+    fn routes_in(&self, table: &str, prefix: &str) -> Vec<Value> {
         let family = if prefix.contains(':') { "-6" } else { "-4" };
         let output = std::process::Command::new("ip")
             .args([
@@ -724,14 +788,23 @@ impl Namespace {
                 "route",
                 "show",
                 "table",
-                "main",
-                "exact",
-                prefix,
+                table,
             ])
             .output()
             .expect("run ip route show");
         assert!(output.status.success(), "ip route show: {output:?}");
-        serde_json::from_slice(&output.stdout).unwrap_or_default()
+        // `ip` prints a host route without its /32 or /128.
+        let host = prefix
+            .strip_suffix("/32")
+            .or_else(|| prefix.strip_suffix("/128"));
+        let routes: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap_or_default();
+        routes
+            .into_iter()
+            .filter(|route| {
+                let dst = route["dst"].as_str();
+                dst == Some(prefix) || (host.is_some() && dst == host)
+            })
+            .collect()
     }
 
     /// How many IPv4 routes of `protocol` the main table holds.

@@ -500,6 +500,10 @@ impl Driver {
     fn incoming(&mut self, incoming: Incoming) -> bool {
         match incoming {
             Incoming::Ack { sequence, error } => {
+                if let Some(error) = &error {
+                    // Per route, hence debug; `bgpctl show fib` has the standing errors.
+                    tracing::debug!(sequence, reason = %error, "kernel refused a route request");
+                }
                 self.state.acknowledged(sequence, error.as_ref());
                 false
             }
