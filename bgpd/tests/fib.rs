@@ -652,28 +652,40 @@ fn overrun_resync_loses_no_state() {
     });
 }
 
-/// Installs 100,000 routes with Starling and with `ip -batch`, each in a fresh namespace, and
-/// prints both rates. Run: `cargo test -p bgpd --release --test fib -- --ignored --nocapture`.
+/// Installs 100,000 IPv4 routes with Starling and with `ip -batch`, each in a fresh namespace,
+/// and prints both rates. Run: `cargo test -p bgpd --release --test fib -- --ignored --nocapture`.
 #[test]
 #[ignore = "benchmark: prints figures"]
-fn bench_install_100k_routes() {
-    const ROUTES: u32 = 100_000;
-    /// The i-th /24 from 11.0.0.0 on (into 12.0.0.0/8 past the 65,536th).
-    fn prefix(i: u32) -> String {
+fn bench_install_100k_ipv4_routes() {
+    // The i-th /24 from 11.0.0.0 on (into 12.0.0.0/8 past the 65,536th).
+    bench_install("ipv4", "10.0.0.2", |i| {
         let base = u32::from(std::net::Ipv4Addr::new(11, 0, 0, 0));
         format!("{}/24", std::net::Ipv4Addr::from(base + (i << 8)))
-    }
-    let Some(starling) = Namespace::create("bench-st") else {
+    });
+}
+
+/// As [`bench_install_100k_ipv4_routes`], with IPv6 /64s.
+#[test]
+#[ignore = "benchmark: prints figures"]
+fn bench_install_100k_ipv6_routes() {
+    bench_install("ipv6", "fd00::2", |i| {
+        format!("2001:db8:{:x}:{:x}::/64", i >> 16, i & 0xffff)
+    });
+}
+
+fn bench_install(family: &str, next_hop: &'static str, prefix: fn(u32) -> String) {
+    const ROUTES: u32 = 100_000;
+    let Some(starling) = Namespace::create(&format!("bst{family}")) else {
         return;
     };
-    let Some(iproute) = Namespace::create("bench-ip") else {
+    let Some(iproute) = Namespace::create(&format!("bip{family}")) else {
         return;
     };
 
     let batch: String = (0..ROUTES)
         .map(|i| {
             format!(
-                "route replace {} via 10.0.0.2 proto 186 metric 32\n",
+                "route replace {} via {next_hop} proto 186 metric 32\n",
                 prefix(i)
             )
         })
@@ -685,10 +697,10 @@ fn bench_install_100k_routes() {
     iproute.ip(&["-batch", file.to_str().expect("utf-8 temp path")]);
     let ip_seconds = started.elapsed().as_secs_f64();
     let _ = std::fs::remove_file(&file);
-    assert_eq!(iproute.count_routes("186"), ROUTES as usize);
+    assert_eq!(iproute.count_routes(family, "186"), ROUTES as usize);
 
     let changes: Vec<FibChange> = (0..ROUTES)
-        .map(|i| replace(&prefix(i), &["10.0.0.2"]))
+        .map(|i| replace(&prefix(i), &[next_hop]))
         .collect();
     let starling_seconds = starling.run_returning(|_ns| async move {
         let (fib, _events) = Fib::start(&kernel_config(true, 16, ""))
@@ -703,10 +715,10 @@ fn bench_install_100k_routes() {
         fib.stop().await.expect("stop");
         seconds
     });
-    assert_eq!(starling.count_routes("186"), ROUTES as usize);
+    assert_eq!(starling.count_routes(family, "186"), ROUTES as usize);
     let rate = |seconds: f64| f64::from(ROUTES) / seconds;
     println!(
-        "fib install of {ROUTES} IPv4 routes: starling {:.0} routes/s ({starling_seconds:.3} s), \
+        "fib install of {ROUTES} {family} routes: starling {:.0} routes/s ({starling_seconds:.3} s), \
          ip -batch {:.0} routes/s ({ip_seconds:.3} s), ratio {:.2}",
         rate(starling_seconds),
         rate(ip_seconds),
@@ -807,20 +819,22 @@ impl Namespace {
             .collect()
     }
 
-    /// How many IPv4 routes of `protocol` the main table holds.
-    fn count_routes(&self, protocol: &str) -> usize {
+    /// How many routes of `family` ("ipv4" or "ipv6") and `protocol` the main table holds.
+    fn count_routes(&self, family: &str, protocol: &str) -> usize {
+        let family = if family == "ipv6" { "-6" } else { "-4" };
+        let args = [
+            "-n",
+            self.name(),
+            family,
+            "route",
+            "show",
+            "table",
+            "main",
+            "proto",
+            protocol,
+        ];
         let output = std::process::Command::new("ip")
-            .args([
-                "-n",
-                self.name(),
-                "-4",
-                "route",
-                "show",
-                "table",
-                "main",
-                "proto",
-                protocol,
-            ])
+            .args(args)
             .output()
             .expect("run ip route show");
         String::from_utf8_lossy(&output.stdout).lines().count()

@@ -26,13 +26,16 @@
 //! - **Reconciliation.** At start the task dumps the table (`RTM_GETROUTE`, `NLM_F_DUMP`):
 //!   routes of our protocol are adopted and kept until
 //!   [`FibCommand::InitialConvergenceDone`], then those the RIB did not claim are swept, so a
-//!   restart does not flap. With `persist_on_exit` a stop leaves the installed routes in place
-//!   (graceful restart, RFC 4724 §4.1 forwarding state); otherwise it deletes them.
+//!   restart does not flap. An explicit withdraw from the RIB deletes at once, adopted or not.
+//!   With `persist_on_exit` a stop leaves the installed routes in place (graceful restart,
+//!   RFC 4724 §4.1 forwarding state); otherwise it deletes them. With `program = false` nothing
+//!   is installed, but routes of ours left by an earlier run are still swept.
 //! - **Watching.** The task listens to `RTNLGRP_IPV4_ROUTE`, `RTNLGRP_IPV6_ROUTE`, `RTNLGRP_LINK`
 //!   and the address groups: a route of ours that someone deletes is put back; a lost
 //!   notification (`ENOBUFS`, the socket overran) triggers a full dump that replaces what was
 //!   known, losing no wanted state; so does a link going down, since the kernel then drops
-//!   IPv4 routes through it silently; advertise-filter matches become events as they happen.
+//!   IPv4 routes through it silently; advertise-filter matches (routes of the configured table)
+//!   become events as they happen.
 
 //!
 //! Wiring (for the daemon):
