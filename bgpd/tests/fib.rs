@@ -250,6 +250,18 @@ fn foreign_routes_are_untouched() {
             gateways(&ns, "10.2.0.0/24", "static"),
             strings(&["10.0.0.4"])
         );
+        // A foreign route at our metric shares the kernel's key: never replaced.
+        fib.change(replace("10.2.1.0/24", &["10.0.0.2"]))
+            .await
+            .expect("change");
+        fib.flush().await.expect("flush");
+        let status = fib.status().await.expect("status");
+        let refused = entry(&status, "10.2.1.0/24");
+        assert!(!refused.installed && refused.error.is_some(), "{refused:?}");
+        assert_eq!(
+            gateways(&ns, "10.2.1.0/24", "static"),
+            strings(&["10.0.0.4"])
+        );
         fib.change(delete("10.2.0.0/24")).await.expect("change");
         // A delete of a prefix we do not hold must not reach a foreign route at our metric.
         fib.change(delete("10.2.1.0/24")).await.expect("change");

@@ -10,9 +10,10 @@
 //!   `[kernel] protocol`), the configured table (`RTA_TABLE`) and the metric [`METRIC`]
 //!   (`RTA_PRIORITY`). The kernel keys a route by (prefix, TOS, metric) for IPv4 and (prefix,
 //!   metric) for IPv6, so a replace at our metric never lands on a route an administrator or a
-//!   CNI plugin added (metric 0 / 1024 by default); a delete carries our protocol, which the
-//!   kernel matches (`fib_table_delete`, `ip6_route_del`). Routes of other protocols are only
-//!   ever read.
+//!   CNI plugin added (metric 0 / 1024 by default); where another protocol's route does sit at
+//!   our metric, we install nothing for that prefix and report the conflict until it is gone.
+//!   A delete carries our protocol, which the kernel matches (`fib_table_delete`,
+//!   `ip6_route_del`). Routes of other protocols are only ever read.
 //! - **Replace semantics.** `RTM_NEWROUTE` with `NLM_F_REPLACE | NLM_F_CREATE` installs or
 //!   changes a route in one step, without a delete-then-add gap. ECMP routes are one multipath
 //!   route (`RTA_MULTIPATH`) of up to `ecmp_max_paths` equal-weight next hops. IPv4 routes take

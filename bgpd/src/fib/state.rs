@@ -5,7 +5,7 @@
 //! Invariants (design.md §1.9, "the kernel is shared"):
 //! - a request only ever names our protocol, table and metric, so a route of another protocol
 //!   is never replaced or deleted (the kernel matches a delete on `rtm_protocol`, and a replace
-//!   on the (prefix, metric) key, which foreign routes do not share with ours);
+//!   on the (prefix, metric) key: no replace is sent while a foreign route holds that key);
 //! - routes of our protocol found at start are *adopted*: kept, and only swept (deleted if the
 //!   RIB did not claim them) after [`FibState::converged`], so a restart does not flap;
 //! - per prefix only the latest wanted state matters (coalescing): a prefix is queued once
@@ -110,6 +110,9 @@ pub struct FibState {
     adopted: HashSet<IpNet>,
     /// Our routes at another metric (an older configuration): deleted at the sweep.
     strays: HashSet<(IpNet, u32)>,
+    /// Prefixes where a route of another protocol sits at our metric: a replace would
+    /// overwrite it (same kernel key), so we install nothing there while it stays.
+    occupied: HashSet<IpNet>,
     errors: HashMap<IpNet, String>,
     queue: VecDeque<IpNet>,
     queued: HashSet<IpNet>,
@@ -134,6 +137,7 @@ pub struct FibState {
 struct Dump {
     installed: HashMap<IpNet, Vec<NextHop>>,
     strays: HashSet<(IpNet, u32)>,
+    occupied: HashSet<IpNet>,
     advertised: HashMap<IpNet, Vec<u32>>,
 }
 
@@ -153,6 +157,7 @@ impl FibState {
             installed: HashMap::new(),
             adopted: HashSet::new(),
             strays: HashSet::new(),
+            occupied: HashSet::new(),
             errors: HashMap::new(),
             queue: VecDeque::new(),
             queued: HashSet::new(),
@@ -328,6 +333,14 @@ impl FibState {
         let expected = self.expected(&prefix);
         let present = expected.is_some();
         match self.wanted.get(&prefix).map(|wanted| &wanted.resolved) {
+            Some(Ok(_)) if self.occupied.contains(&prefix) => {
+                let reason = format!(
+                    "a route of another protocol holds this prefix at metric {}",
+                    self.owner.metric
+                );
+                self.errors.insert(prefix, reason);
+                None
+            }
             Some(Ok(next_hops)) => {
                 (expected != Some(next_hops.as_slice())).then(|| Request::Replace {
                     prefix,
@@ -419,6 +432,7 @@ impl FibState {
         };
         self.installed = dump.installed;
         self.strays = dump.strays;
+        self.occupied = dump.occupied;
         if !self.converged {
             let unclaimed = self
                 .installed
@@ -457,6 +471,9 @@ impl FibState {
             self.own_route(added, route);
             return false;
         }
+        if route.priority == self.owner.metric {
+            self.foreign_at_our_metric(added, route.prefix);
+        }
         self.advertise_route(added, &route);
         true
     }
@@ -491,6 +508,21 @@ impl FibState {
         }
         // Someone deleted (or rewrote) a route we own: put back what the RIB wants.
         self.enqueue(prefix);
+    }
+
+    fn foreign_at_our_metric(&mut self, added: bool, prefix: IpNet) {
+        if let Some(dump) = &mut self.dump {
+            dump.occupied.insert(prefix);
+            return;
+        }
+        let changed = if added {
+            self.occupied.insert(prefix)
+        } else {
+            self.occupied.remove(&prefix)
+        };
+        if changed && self.wanted.contains_key(&prefix) {
+            self.enqueue(prefix);
+        }
     }
 
     fn advertise_route(&mut self, added: bool, route: &KernelRoute) {
@@ -675,6 +707,8 @@ mod tests {
         Dump(&'static [(&'static str, u8, u32, &'static str)]),
         /// A route notification (added or deleted) of one of ours at our metric.
         OwnRoute(bool, &'static str, &'static str),
+        /// A route notification of another protocol's route at our metric.
+        ForeignRoute(bool, &'static str),
         Converged,
         /// Send what is due and acknowledge each request, failing with `errno` when given.
         Send(Option<i32>),
@@ -707,6 +741,9 @@ mod tests {
                 }
                 Step::OwnRoute(added, prefix, gateway) => {
                     state.route(*added, route(prefix, PROTOCOL, METRIC, gateway));
+                }
+                Step::ForeignRoute(added, prefix) => {
+                    state.route(*added, route(prefix, STATIC, METRIC, "10.0.0.4"));
                 }
                 Step::Converged => state.converged(),
                 Step::Send(errno) => {
@@ -879,6 +916,33 @@ mod tests {
                 Send(None),
             ],
             &[delete("10.1.0.0/24", METRIC)],
+        );
+    }
+
+    #[test]
+    fn a_foreign_route_at_our_metric_is_never_replaced() {
+        use Step::*;
+        let state = check(
+            16,
+            &[
+                Dump(&[("10.1.0.0/24", STATIC, METRIC, "10.0.0.4")]),
+                Want("10.1.0.0/24", &["10.0.0.2"]),
+                Send(None),
+            ],
+            &[],
+        );
+        assert!(state.status()[0].error.is_some());
+        check(
+            16,
+            &[
+                ForeignRoute(true, "10.1.0.0/24"),
+                Want("10.1.0.0/24", &["10.0.0.2"]),
+                Send(None),
+                // Its owner removes it: now the prefix is free for ours.
+                ForeignRoute(false, "10.1.0.0/24"),
+                Send(None),
+            ],
+            &[replace("10.1.0.0/24", &["10.0.0.2"])],
         );
     }
 
