@@ -270,16 +270,7 @@ impl PeerTask {
         self.input(Input::Start);
         let mut md5_check = tokio::time::interval(MD5_CHECK_INTERVAL);
         loop {
-            let deadline = self
-                .session
-                .poll_timeout()
-                .map(tokio::time::Instant::from_std);
-            let sleep = async {
-                match deadline {
-                    Some(deadline) => tokio::time::sleep_until(deadline).await,
-                    None => std::future::pending().await,
-                }
-            };
+            let sleep = sleep_until(self.session.poll_timeout());
             tokio::select! {
                 command = self.commands.recv() => match command {
                     Some(PeerCommand::Shutdown(reason)) => {
@@ -510,16 +501,7 @@ impl PeerTask {
                 // the UPDATE in hand is shown to the session again, so that the hold timer is
                 // re-armed (as BIRD does): our congestion is not the neighbor's silence.
                 let permit = loop {
-                    let deadline = self
-                        .session
-                        .poll_timeout()
-                        .map(tokio::time::Instant::from_std);
-                    let sleep = async {
-                        match deadline {
-                            Some(deadline) => tokio::time::sleep_until(deadline).await,
-                            None => std::future::pending().await,
-                        }
-                    };
+                    let sleep = sleep_until(self.session.poll_timeout());
                     tokio::select! {
                         permit = self.rib.clone().reserve_owned() => match permit {
                             Ok(permit) => break permit,
@@ -900,4 +882,12 @@ async fn write_loop(
     }
     // The session closed the connection: what was queued is written; end the stream.
     let _ = half.shutdown().await;
+}
+
+/// Sleeps until the session's next timer is due, or forever when none is running.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)).await,
+        None => std::future::pending().await,
+    }
 }
