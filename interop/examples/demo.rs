@@ -64,6 +64,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("\n$ bgpctl show neighbors");
     print!("{}", starling.bgpctl_text(&["show", "neighbors"])?);
+    // The peers' routes reach Starling's RIB shortly after the sessions come up.
+    interop::wait_until(
+        "the peers' routes",
+        Duration::from_secs(30),
+        interop::DEFAULT_INTERVAL,
+        || Ok((starling.routes(&[])?.len() >= peers.len()).then_some(())),
+    )?;
+    println!("\n$ bgpctl show routes");
+    print!("{}", starling.bgpctl_text(&["show", "routes"])?);
     println!("\n$ bgpctl show status");
     print!("{}", starling.bgpctl_text(&["show", "status"])?);
     match run_for {

@@ -318,6 +318,17 @@ mod tests {
     }
 
     #[test]
+    fn identifier_zero_is_bad_bgp_identifier() {
+        let mut open = remote(vec![Capability::FourOctetAs(Asn(4_200_000_001))]);
+        open.bgp_identifier = RouterId(Ipv4Addr::UNSPECIFIED);
+        let error = negotiate(&local(), &open).map(|_| ()).map_err(|n| n.code);
+        assert_eq!(
+            error,
+            Err(ErrorCode::OpenMessage(OpenError::BadBgpIdentifier))
+        );
+    }
+
+    #[test]
     fn as_trans_without_the_capability_is_bad_peer_as() {
         assert_eq!(
             check(vec![]).map(|_| ()),
