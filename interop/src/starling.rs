@@ -72,6 +72,8 @@ pub struct RouteEntry {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Extra {
     pub neighbor_lines: Vec<(IpAddr, String)>,
+    /// Whole TOML sections appended to the file (`[kernel]`, see [`KernelSpec`]).
+    pub sections: Vec<String>,
 }
 
 impl Extra {
@@ -404,6 +406,9 @@ fn render_config(
         let _ = writeln!(out, "node = \"{}\"", datastore.node);
         let _ = writeln!(out, "register = true");
     }
+    for section in &extra.sections {
+        let _ = writeln!(out, "\n{section}");
+    }
     out
 }
 
@@ -491,4 +496,104 @@ fn write_file(path: &Path, text: &str) -> Result<()> {
 fn path_str(path: &Path) -> Result<&str> {
     path.to_str()
         .ok_or_else(|| LabError::Invalid(format!("path {path:?} is not UTF-8")))
+}
+
+/// A `[kernel]` section (with `[kernel.advertise]` when `pools` is not empty), rendered for
+/// [`Extra::section`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelSpec {
+    pub persist_on_exit: bool,
+    /// `kernel.advertise.prefixes`: routes inside these are advertised.
+    pub pools: Vec<ipnet::IpNet>,
+    /// `kernel.advertise.interfaces` (patterns like `cali*`).
+    pub interfaces: Vec<String>,
+}
+
+impl KernelSpec {
+    /// Advertises blackholes and routes through `cali*` inside `pools`; routes not kept on exit.
+    pub fn pods(pools: &[ipnet::IpNet]) -> KernelSpec {
+        KernelSpec {
+            persist_on_exit: false,
+            pools: pools.to_vec(),
+            interfaces: vec!["cali*".to_owned()],
+        }
+    }
+
+    pub fn render(&self) -> String {
+        let quoted = |items: Vec<String>| -> String {
+            let items: Vec<String> = items.iter().map(|i| format!("\"{i}\"")).collect();
+            items.join(", ")
+        };
+        let mut out = format!(
+            "[kernel]\nprogram = true\npersist_on_exit = {}\n",
+            self.persist_on_exit
+        );
+        if !self.pools.is_empty() {
+            let _ = writeln!(
+                out,
+                "[kernel.advertise]\nprefixes = [{}]\ninterfaces = [{}]\nblackhole = true",
+                quoted(self.pools.iter().map(ToString::to_string).collect()),
+                quoted(self.interfaces.clone()),
+            );
+        }
+        out
+    }
+}
+
+impl Extra {
+    /// Appends a whole TOML section to the file.
+    pub fn section(mut self, text: &str) -> Extra {
+        self.sections.push(text.to_owned());
+        self
+    }
+}
+
+/// One entry of `bgpctl --json show fib`, with the fields the interface promises.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct FibEntry {
+    pub prefix: String,
+    pub next_hops: Vec<String>,
+    pub installed: bool,
+    pub error: Option<String>,
+}
+
+impl Starling {
+    /// `bgpctl --json show fib`.
+    pub fn fib(&self) -> Result<Vec<FibEntry>> {
+        let text = self.bgpctl(&["show", "fib"])?;
+        serde_json::from_str(&text).map_err(|e| LabError::Parse {
+            what: "bgpctl show fib".into(),
+            detail: format!("{e}: {text}"),
+        })
+    }
+
+    /// Sends SIGTERM (as systemd stops the unit) and waits up to `grace` for bgpd to exit,
+    /// then kills it.
+    pub fn terminate(&mut self, grace: Duration) -> Result<std::process::ExitStatus> {
+        self.process.signal(libc::SIGTERM);
+        let stopped = wait_until(
+            &format!("bgpd on {} to exit", self.host.name),
+            grace,
+            DEFAULT_INTERVAL,
+            || self.process.exit_status(),
+        );
+        match stopped {
+            Ok(status) => Ok(status),
+            Err(_) => self.process.kill(),
+        }
+    }
+
+    /// Starts bgpd again with the same configuration after [`Starling::terminate`] (its log
+    /// goes to a new file, named after the previous pid); returns once `bgpctl` answers.
+    pub fn start_again(&mut self, lab: &Lab) -> Result<()> {
+        let bgpd = binary("bgpd")?;
+        let name = format!("starling-{}-after-{}", self.host.name, self.process.pid());
+        let argv = [path_str(&bgpd)?, "--config", path_str(&self.config)?];
+        self.process = lab.spawn(&self.host, &name, &argv)?;
+        let what = format!("bgpd on {} to answer again", self.host.name);
+        wait_until(&what, STARTUP_TIMEOUT, DEFAULT_INTERVAL, || {
+            self.process.ensure_running()?;
+            Ok(self.bgpctl(&["show", "status"]).ok().map(|_| ()))
+        })
+    }
 }

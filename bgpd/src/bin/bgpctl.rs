@@ -4,6 +4,7 @@
 //! bgpctl [--socket PATH] [--json] show status
 //! bgpctl [--socket PATH] [--json] show neighbors [NAME]
 //! bgpctl [--socket PATH] [--json] show routes [PREFIX] [--neighbor NAME] [--received|--advertised]
+//! bgpctl [--socket PATH] [--json] show fib
 //! bgpctl [--socket PATH] [--json] neighbor NAME enable|disable|reset [--soft]
 //! bgpctl [--socket PATH] [--json] reload
 //! ```
@@ -13,7 +14,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
 
-use bgpd::control::protocol::{Done, Failure, Neighbor, Request, Route, RouteTable, Status};
+use bgpd::control::protocol::{
+    Done, Failure, FibRoute, Neighbor, Notice, Request, Route, RouteTable, Status,
+};
 
 const DEFAULT_SOCKET: &str = "/run/starling/bgpd.ctl";
 const USAGE: &str = "usage: bgpctl [--socket PATH] [--json] COMMAND
@@ -21,6 +24,7 @@ commands:
   show status
   show neighbors [NAME]
   show routes [PREFIX] [--neighbor NAME] [--received|--advertised]
+  show fib
   neighbor NAME enable|disable|reset [--soft]
   reload";
 
@@ -68,6 +72,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
             neighbor,
             table,
         },
+        ["show", "fib"] => Request::ShowFib,
         ["neighbor", name, "enable"] => Request::NeighborEnable {
             name: (*name).to_owned(),
         },
@@ -123,7 +128,7 @@ fn run(args: &Args) -> Result<bool, String> {
         .map_err(|e| e.to_string())?;
     let list = matches!(
         args.request,
-        Request::ShowNeighbors { .. } | Request::ShowRoutes { .. }
+        Request::ShowNeighbors { .. } | Request::ShowRoutes { .. } | Request::ShowFib
     );
     let mut output = Output::new(args.json, list, &args.request);
     let mut ok = true;
@@ -132,6 +137,13 @@ fn run(args: &Args) -> Result<bool, String> {
         if let Ok(failure) = serde_json::from_str::<Failure>(&line) {
             eprintln!("bgpctl: {}", failure.error);
             ok = false;
+            continue;
+        }
+        if let Ok(notice) = serde_json::from_str::<Notice>(&line) {
+            // Not part of the answer's data: the JSON list stays as it is.
+            if !args.json {
+                println!("{}", notice.notice);
+            }
             continue;
         }
         output.line(&line)?;
@@ -170,6 +182,8 @@ const ROUTE_HEADER: [&str; 8] = [
     "MED",
     "Communities",
 ];
+
+const FIB_HEADER: [&str; 4] = ["Prefix", "Next hops", "Installed", "Error"];
 
 impl<'a> Output<'a> {
     fn new(json: bool, list: bool, request: &'a Request) -> Self {
@@ -247,6 +261,15 @@ impl<'a> Output<'a> {
                     communities.join(" "),
                 ]);
             }
+            Request::ShowFib => {
+                let f: FibRoute = serde_json::from_str(line).map_err(parse_error)?;
+                self.rows.push(vec![
+                    f.prefix,
+                    f.next_hops.join(" "),
+                    if f.installed { "yes" } else { "no" }.to_owned(),
+                    f.error.unwrap_or_default(),
+                ]);
+            }
             _ => {
                 let done: Done = serde_json::from_str(line).map_err(parse_error)?;
                 if done.changes.is_empty() {
@@ -267,6 +290,7 @@ impl<'a> Output<'a> {
         if !self.rows.is_empty() {
             match self.request {
                 Request::ShowRoutes { .. } => print_table(&ROUTE_HEADER, &self.rows),
+                Request::ShowFib => print_table(&FIB_HEADER, &self.rows),
                 _ => print_table(&NEIGHBOR_HEADER, &self.rows),
             }
         }

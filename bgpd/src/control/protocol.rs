@@ -152,8 +152,10 @@ pub struct Done {
     pub changes: Vec<String>,
 }
 
-/// A failed command.
+/// A failed command. Nothing else may be read as one: a `show fib` entry has an `error`
+/// field too.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Failure {
     pub error: String,
 }
