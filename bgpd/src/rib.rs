@@ -27,7 +27,7 @@ use proto::attr::{Community, LargeCommunity, Origin};
 use proto::route_refresh::RouteRefresh;
 use proto::session::{Negotiated, StopReason};
 use proto::update::Update;
-use proto::RouterId;
+use proto::{ClusterId, RouterId};
 use rr::{
     AdjRibRoute, Listing, LocalAddresses, LocalRoute, Modification, NextHopPolicy, PathAttrs,
     PeerConfig, PeerId, Policy, Rib, RibConfig, RibInput, RibOutput, RouteNextHop, RouteSource,
@@ -74,6 +74,8 @@ pub enum RibEvent {
     RouteRefresh { peer: PeerId, refresh: RouteRefresh },
     /// New neighbor settings that need no session reset (SIGHUP).
     Reconfigure { peer: PeerId, config: PeerConfig },
+    /// `global.cluster_id` changed (SIGHUP, or this node's `rr_cluster_id` in the datastore).
+    SetClusterId(Option<ClusterId>),
     /// A configured `[[route]]` appeared or changed.
     Originate { prefix: IpNet, route: LocalRoute },
     /// A configured `[[route]]` was removed.
@@ -250,6 +252,7 @@ impl RibTask {
                     self.apply(RibInput::Reconfigure { peer, config });
                 }
             }
+            RibEvent::SetClusterId(cluster_id) => self.apply(RibInput::SetClusterId(cluster_id)),
             RibEvent::Originate { prefix, route } => {
                 self.apply(RibInput::Originate { prefix, route });
             }
