@@ -774,6 +774,9 @@ impl Daemon {
                     for field in fields {
                         if *field == config::GlobalField::Listen {
                             self.update_listeners();
+                        } else if *field == config::GlobalField::ClusterId {
+                            // Before the neighbors' rr_client changes that come with it.
+                            self.to_rib(RibEvent::SetClusterId(self.config.global.cluster_id));
                         } else if !global_field_resets(*field) && !global_field_live(*field) {
                             warn!(
                                 field = field.name(),
@@ -885,11 +888,14 @@ impl Daemon {
 }
 
 /// Global fields that apply at once: the hold time reaches the neighbors through their own
-/// resolved timers, the metrics page reads the configuration on every scrape.
+/// resolved timers, the metrics page reads the configuration on every scrape, the RIB takes
+/// a new CLUSTER_ID (RFC 4456 §7) without a session reset.
 fn global_field_live(field: config::GlobalField) -> bool {
     matches!(
         field,
-        config::GlobalField::HoldTime | config::GlobalField::MetricsNeighborLabels
+        config::GlobalField::HoldTime
+            | config::GlobalField::MetricsNeighborLabels
+            | config::GlobalField::ClusterId
     )
 }
 

@@ -32,7 +32,7 @@ use proto::attr::{Community, LargeCommunity, Origin};
 use proto::route_refresh::RouteRefresh;
 use proto::session::{Negotiated, StopReason};
 use proto::update::Update;
-use proto::RouterId;
+use proto::{ClusterId, RouterId};
 use rr::{
     AdjRibRoute, FibChange, Listing, LocalAddresses, LocalRoute, Modification, NextHopPolicy,
     PathAttrs, PeerConfig, PeerId, Policy, Rib, RibConfig, RibInput, RibOutput, RouteNextHop,
@@ -81,6 +81,8 @@ pub enum RibEvent {
     RouteRefresh { peer: PeerId, refresh: RouteRefresh },
     /// New neighbor settings that need no session reset (SIGHUP).
     Reconfigure { peer: PeerId, config: PeerConfig },
+    /// `global.cluster_id` changed (SIGHUP, or this node's `rr_cluster_id` in the datastore).
+    SetClusterId(Option<ClusterId>),
     /// A configured `[[route]]` appeared or changed, or a kernel route matches
     /// `[kernel.advertise]`.
     Originate { prefix: IpNet, route: LocalRoute },
@@ -316,6 +318,7 @@ impl RibTask {
                     self.apply(RibInput::Reconfigure { peer, config });
                 }
             }
+            RibEvent::SetClusterId(cluster_id) => self.apply(RibInput::SetClusterId(cluster_id)),
             RibEvent::Originate { prefix, route } => {
                 self.apply(RibInput::Originate { prefix, route });
             }

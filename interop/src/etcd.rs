@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use crate::bird::path_str;
-use crate::command::run_in;
+use crate::command::{run_in, run_with_input};
 use crate::error::Result;
 use crate::lab::{Host, IpVersion, Lab};
 use crate::process::Process;
@@ -86,6 +86,31 @@ impl Etcd {
         let mut full = vec!["ETCDCTL_API=3", ETCDCTL, "--endpoints", &endpoint];
         full.extend_from_slice(args);
         run_in(&self.host.netns, "env", &full)
+    }
+
+    /// Puts every `(key, value)` in one transaction (`etcdctl txn`): one revision, so a
+    /// watcher sees all of them in one response, never a state in between.
+    pub fn put_all(&self, entries: &[(&str, &str)]) -> Result<()> {
+        let endpoint = self.endpoint();
+        // No comparisons, the puts on success, nothing on failure; blank lines end sections.
+        let mut input = String::from("\n");
+        for (key, value) in entries {
+            // etcdctl reads each request's words Go-quoted.
+            input.push_str(&format!("put {key} {value:?}\n"));
+        }
+        input.push_str("\n\n");
+        let args = [
+            "netns",
+            "exec",
+            &self.host.netns,
+            "env",
+            "ETCDCTL_API=3",
+            ETCDCTL,
+            "--endpoints",
+            &endpoint,
+            "txn",
+        ];
+        run_with_input("ip", &args, Some(&input)).map(drop)
     }
 
     pub fn put(&self, key: &str, value: &str) -> Result<()> {

@@ -1,15 +1,27 @@
 //! Starling nodes that take the cluster from etcd (the etcd issue): mesh mode from the
-//! datastore, live removal of a node, and an etcd outage that neither takes sessions down nor
-//! stops a restarted node from coming back on its saved snapshot.
+//! datastore with every node's pod route exchanged, live removal and return of a node, a switch
+//! from mesh to route-reflector mode that resets no session whose peering stays, and an etcd
+//! outage that neither takes sessions down nor stops a restarted node from coming back on its
+//! saved snapshot.
 
 use std::time::Duration;
 
-use interop::{lab_available, DatastoreSpec, Etcd, Host, Lab, RouterSpec, Starling, Tool};
+use interop::{
+    lab_available, DatastoreSpec, Etcd, Host, Lab, OriginRoute, RouterSpec, Starling, Tool,
+};
 use proto::Asn;
 
 const CLUSTER_AS: Asn = Asn(64512);
 const PREFIX: &str = "/starling/v1";
 const TIMEOUT: Duration = Duration::from_secs(45);
+
+/// The CLUSTER_ID both reflectors share (RFC 4456 §7: redundant reflectors of one cluster).
+const CLUSTER_ID: &str = "244.0.0.1";
+
+/// A node's pod block, a `[[route]]` it originates: `10.244.<last octet of its address>.0/26`.
+fn pod_block(host: &Host) -> String {
+    format!("10.244.{}.0/26", host.ipv4.octets()[3])
+}
 
 fn node_spec(host: &Host, etcd: &Etcd) -> RouterSpec {
     let mut spec = RouterSpec::new(host.ipv4, CLUSTER_AS);
@@ -17,7 +29,49 @@ fn node_spec(host: &Host, etcd: &Etcd) -> RouterSpec {
         endpoint: etcd.endpoint(),
         node: host.name.clone(),
     });
-    spec
+    let block = pod_block(host).parse().expect("pod block");
+    spec.route(OriginRoute::new(block))
+}
+
+/// Waits until `node` has a best route to every other host's pod block whose next hop is that
+/// host (iBGP and reflection leave the originator's next hop alone: RFC 4271 §5.1.3, RFC 4456
+/// §10). Returns the routes, in the order of `hosts`.
+fn wait_pod_routes(node: &Starling, hosts: &[Host]) -> Vec<interop::RouteEntry> {
+    let others = hosts.iter().filter(|h| h.name != node.host().name);
+    others
+        .map(|host| {
+            let (prefix, next_hop) = (pod_block(host), host.ipv4.to_string());
+            interop::wait_until(
+                &format!("{} has {prefix} via {next_hop}", node.host().name),
+                TIMEOUT,
+                interop::DEFAULT_INTERVAL,
+                || {
+                    let routes = node.routes(&[&prefix])?;
+                    Ok(
+                        match routes.iter().find(|r| r.best && r.next_hop == next_hop) {
+                            Some(route) => interop::Observed::Ready(route.clone()),
+                            None => interop::Observed::Pending(format!("{routes:?}")),
+                        },
+                    )
+                },
+            )
+            .expect("pod route")
+        })
+        .collect()
+}
+
+/// Every node's uptime of each of its sessions, by (node, neighbor) name.
+fn uptimes(nodes: &[Starling]) -> std::collections::BTreeMap<(String, String), u64> {
+    nodes
+        .iter()
+        .flat_map(|node| {
+            let name = node.host().name.clone();
+            node.neighbors()
+                .expect("neighbors")
+                .into_iter()
+                .map(move |n| ((name.clone(), n.name), n.uptime_s))
+        })
+        .collect()
 }
 
 /// Waits until `node` has exactly the `expected` neighbors (by name), all Established.
@@ -101,6 +155,16 @@ fn mesh_of_four() -> Option<Cluster> {
             .collect();
         wait_mesh(node, &others);
     }
+    // Routes exchanged: each node learns every other node's pod block straight from it.
+    for node in &nodes {
+        for (route, host) in wait_pod_routes(node, &hosts)
+            .iter()
+            .zip(hosts.iter().filter(|h| h.name != node.host().name))
+        {
+            assert_eq!(route.from, host.name, "{route:?}");
+            assert!(route.cluster_list.is_empty(), "not reflected: {route:?}");
+        }
+    }
     Some(Cluster {
         lab,
         etcd,
@@ -128,10 +192,13 @@ fn four_nodes_mesh_from_etcd_and_a_removed_node_leaves() {
     let before = uptime(&cluster.nodes[0], "n2").expect("n1 has n2");
 
     // n4 leaves the datastore: everyone else drops it; nothing else flaps.
-    cluster
+    let n4_key = format!("{PREFIX}/nodes/n4");
+    let n4_entry = cluster
         .etcd
-        .delete(&format!("{PREFIX}/nodes/n4"))
-        .expect("delete n4");
+        .get(&n4_key)
+        .expect("get n4")
+        .expect("n4 registered");
+    cluster.etcd.delete(&n4_key).expect("delete n4");
     for node in &cluster.nodes[..3] {
         let others: Vec<&str> = ["n1", "n2", "n3"]
             .into_iter()
@@ -144,6 +211,147 @@ fn four_nodes_mesh_from_etcd_and_a_removed_node_leaves() {
         after >= before,
         "n1–n2 flapped: {before} s before, {after} s after"
     );
+
+    // n4's entry written back (n4 kept running): from that etcd write to every session with
+    // n4 Established.
+    let written = std::time::Instant::now();
+    cluster.etcd.put(&n4_key, &n4_entry).expect("put n4 back");
+    for node in &cluster.nodes[..3] {
+        interop::wait_until(
+            "a session with n4",
+            TIMEOUT,
+            Duration::from_millis(20),
+            || {
+                let up = node
+                    .neighbors()?
+                    .into_iter()
+                    .any(|n| n.name == "n4" && n.state == "Established");
+                Ok(up.then_some(()))
+            },
+        )
+        .expect("n4 back");
+    }
+    eprintln!(
+        "etcd write of /nodes/n4 to its 3 sessions Established: {:?}",
+        written.elapsed()
+    );
+    wait_mesh(&cluster.nodes[3], &["n1", "n2", "n3"]);
+    wait_pod_routes(&cluster.nodes[0], &cluster.hosts);
+}
+
+/// `/config` switched to route-reflector mode with n1 and n2 made reflectors, in one etcd
+/// transaction: the n3–n4 session closes, the sessions of every other pair stay up (their
+/// peering only changed role: `rr_client`, `passive`), and every node still has every pod
+/// route; the clients' routes to each other now come reflected, with the CLUSTER_ID that
+/// reached the reflectors' RIBs live.
+#[test]
+fn mesh_to_route_reflector_keeps_the_sessions_that_stay() {
+    let Some(cluster) = mesh_of_four() else {
+        return;
+    };
+    let before = uptimes(&cluster.nodes);
+    let mut writes = vec![(
+        format!("{PREFIX}/config"),
+        r#"{"asn":64512,"mode":"route-reflector","hold_time":30}"#.to_owned(),
+    )];
+    for reflector in ["n1", "n2"] {
+        let key = format!("{PREFIX}/nodes/{reflector}");
+        let entry = cluster.etcd.get(&key).expect("get").expect("registered");
+        let mut entry: serde_json::Value = serde_json::from_str(&entry).expect("JSON node");
+        entry["rr_cluster_id"] = serde_json::Value::from(CLUSTER_ID);
+        writes.push((key, entry.to_string()));
+    }
+    let writes: Vec<(&str, &str)> = writes
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let written = std::time::Instant::now();
+    cluster
+        .etcd
+        .put_all(&writes)
+        .expect("switch to route-reflector mode");
+
+    let topology: [(&str, &[&str]); 4] = [
+        ("n1", &["n2", "n3", "n4"]),
+        ("n2", &["n1", "n3", "n4"]),
+        ("n3", &["n1", "n2"]),
+        ("n4", &["n1", "n2"]),
+    ];
+    for (node, (name, neighbors)) in cluster.nodes.iter().zip(topology) {
+        assert_eq!(node.host().name, name);
+        wait_mesh(node, neighbors);
+    }
+    eprintln!(
+        "etcd write to the route-reflector topology: {:?}",
+        written.elapsed()
+    );
+    for reflector in &cluster.nodes[..2] {
+        for neighbor in reflector.neighbors().expect("neighbors") {
+            let client = neighbor.name == "n3" || neighbor.name == "n4";
+            assert_eq!(neighbor.rr_client, client, "{neighbor:?}");
+        }
+    }
+    // No reset: every session that exists on both sides of the switch has been up all along.
+    let after = uptimes(&cluster.nodes);
+    for (pair, up_after) in &after {
+        let up_before = before.get(pair).expect("a session that already existed");
+        assert!(
+            up_after >= up_before,
+            "{pair:?} was reset: up {up_before} s before the switch, {up_after} s after"
+        );
+    }
+    assert_eq!(
+        before.len() - after.len(),
+        2,
+        "only n3–n4 closed (both sides)"
+    );
+    // And each of them reached Established once (the metrics' flap counter).
+    for node in &cluster.nodes {
+        let page = node.metrics().expect("metrics");
+        for neighbor in node.neighbors().expect("neighbors") {
+            let series = format!(
+                "starling_neighbor_established_total{{neighbor=\"{}\",",
+                neighbor.name
+            );
+            let count = page
+                .lines()
+                .find(|line| line.starts_with(&series))
+                .and_then(|line| line.rsplit(' ').next())
+                .and_then(|value| value.parse::<u64>().ok());
+            assert_eq!(
+                count,
+                Some(1),
+                "{} – {}: {page}",
+                node.host().name,
+                neighbor.name
+            );
+        }
+    }
+
+    for node in &cluster.nodes {
+        wait_pod_routes(node, &cluster.hosts);
+    }
+    // A client's route to the other client goes through a reflector now.
+    let n4_block = pod_block(&cluster.hosts[3]);
+    interop::wait_until(
+        "n3 to get n4's pod block reflected",
+        TIMEOUT,
+        interop::DEFAULT_INTERVAL,
+        || {
+            let routes = cluster.nodes[2].routes(&[&n4_block])?;
+            let reflected = routes.iter().find(|r| {
+                r.best
+                    && r.originator_id.as_deref() == Some(&cluster.hosts[3].ipv4.to_string())
+                    && r.cluster_list == [CLUSTER_ID]
+                    && r.next_hop == cluster.hosts[3].ipv4.to_string()
+            });
+            Ok(match reflected {
+                Some(_) => interop::Observed::Ready(()),
+                None => interop::Observed::Pending(format!("{routes:?}")),
+            })
+        },
+    )
+    .expect("reflected route");
 }
 
 /// Cuts (or restores) the nodes' path to etcd with a blackhole route in each node's namespace;

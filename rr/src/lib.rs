@@ -11,7 +11,7 @@
 //! - [`Rib::new`]`(`[`RibConfig`]`)`;
 //! - [`Rib::apply`]`(`[`RibInput`]`)`: `PeerUp` (with `proto::session::Negotiated`),
 //!   `PeerDown`, `Update` (a decoded `proto::update::Update`), `RouteRefresh`, `Originate` /
-//!   `WithdrawLocal`, `Reconfigure`;
+//!   `WithdrawLocal`, `Reconfigure` (one neighbor), `SetClusterId` (the reflector role, live);
 //! - [`Rib::run_decisions`]`(budget)`: decides at most `budget` queued prefixes and fans the
 //!   changes out to the update groups; call it while [`Rib::pending_decisions`] is not zero,
 //!   between inputs, so that no neighbor starves the others;

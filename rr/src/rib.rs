@@ -118,6 +118,11 @@ pub enum RibInput {
     /// (the neighbor moves to another update group and is sent the difference), `rr_client`,
     /// `max_prefixes`.
     Reconfigure { peer: PeerId, config: PeerConfig },
+    /// Become a route reflector with this CLUSTER_ID, take another one, or stop reflecting
+    /// (`None`), without a session reset. RFC 4456 §7 ties a neighbor's client role and §8
+    /// the CLUSTER_LIST loop check to the CLUSTER_ID, so every neighbor's role is derived
+    /// again, its routes imported again and every route decided and exported again.
+    SetClusterId(Option<ClusterId>),
 }
 
 /// A change to the forwarding table.
@@ -239,6 +244,7 @@ impl Rib {
                 Ok(Vec::new())
             }
             RibInput::Reconfigure { peer, config } => self.reconfigure(peer, config),
+            RibInput::SetClusterId(cluster_id) => Ok(self.set_cluster_id(cluster_id)),
         }
     }
 
@@ -696,6 +702,46 @@ impl Rib {
             }
         }
         Ok(outputs)
+    }
+
+    fn set_cluster_id(&mut self, cluster_id: Option<ClusterId>) -> Vec<RibOutput> {
+        if self.config.cluster_id == cluster_id {
+            return Vec::new();
+        }
+        self.config.cluster_id = cluster_id;
+        self.speaker.cluster_id = cluster_id;
+        let mut outputs = Vec::new();
+        let ids: Vec<PeerId> = self.peers.keys().copied().collect();
+        for id in ids {
+            let Some(peer) = self.peers.get(&id) else {
+                continue;
+            };
+            let role = self.role(peer.asn, peer.config.rr_client);
+            let old_group = peer.group;
+            let key = GroupKey {
+                families: peer.families,
+                role,
+                params: GroupKey::outbound_params(&peer.params),
+                next_hop: peer.config.next_hop,
+                local: peer.local,
+                export: peer.config.export.clone(),
+            };
+            if let Some(peer) = self.peers.get_mut(&id) {
+                peer.role = role;
+            }
+            // The loop check and the source role change; re-export follows from the queued
+            // prefixes, with the new CLUSTER_ID in what is reflected.
+            self.reimport(id);
+            let regroup = self
+                .groups
+                .get(&old_group)
+                .is_some_and(|group| *group.key() != key);
+            if regroup {
+                self.regroup(id, old_group, key);
+                outputs.push(RibOutput::Transmit(id));
+            }
+        }
+        outputs
     }
 
     /// Runs import again over the neighbor's Adj-RIB-In and queues every prefix (a changed

@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use proto::attr::Attributes;
 use proto::{ClusterId, RouterId};
-use rr::{PeerId, RibConfig};
+use rr::{PeerId, RibConfig, RibInput};
 
 const CLUSTER: &str = "192.0.2.100";
 
@@ -239,5 +239,46 @@ fn without_reflection_internal_routes_stay_put() {
                 "4: + 10.244.1.0/24 via 10.0.0.254 path [64512]",
             ],
         )],
+    );
+}
+
+/// The CLUSTER_ID set and cleared live (RFC 4456 §7): a speaker that becomes a reflector
+/// reflects what it already holds, with the new CLUSTER_ID, to the neighbors that were kept
+/// from it, and takes it back when it stops; no neighbor goes down.
+#[test]
+fn cluster_id_set_and_cleared_live() {
+    check(
+        config(),
+        &clients_and_non_client(),
+        &[
+            (
+                update(1, announce(&["10.244.1.0/24"], "10.0.0.1", path(&[]))),
+                &[
+                    "fib 10.244.1.0/24 -> 10.0.0.1",
+                    "4: + 10.244.1.0/24 via 10.0.0.254 path [64512]",
+                ],
+            ),
+            (
+                RibInput::SetClusterId(Some(ClusterId(v4(CLUSTER)))),
+                &[
+                    "1: + 10.244.1.0/24 via 10.0.0.1 path [] lp 100 orig 10.0.0.1 clusters 192.0.2.100",
+                    "2: + 10.244.1.0/24 via 10.0.0.1 path [] lp 100 orig 10.0.0.1 clusters 192.0.2.100",
+                    "3: + 10.244.1.0/24 via 10.0.0.1 path [] lp 100 orig 10.0.0.1 clusters 192.0.2.100",
+                ],
+            ),
+            // Another CLUSTER_ID: the reflected routes carry it instead.
+            (
+                RibInput::SetClusterId(Some(ClusterId(v4("192.0.2.101")))),
+                &[
+                    "1: + 10.244.1.0/24 via 10.0.0.1 path [] lp 100 orig 10.0.0.1 clusters 192.0.2.101",
+                    "2: + 10.244.1.0/24 via 10.0.0.1 path [] lp 100 orig 10.0.0.1 clusters 192.0.2.101",
+                    "3: + 10.244.1.0/24 via 10.0.0.1 path [] lp 100 orig 10.0.0.1 clusters 192.0.2.101",
+                ],
+            ),
+            (
+                RibInput::SetClusterId(None),
+                &["1: - 10.244.1.0/24", "2: - 10.244.1.0/24", "3: - 10.244.1.0/24"],
+            ),
+        ],
     );
 }

@@ -68,6 +68,28 @@ mod tests {
         check(&[0.999_999; 6], &[99, 199, 399, 799, 999, 999]);
     }
 
+    /// The production settings (`Timing::default`): 500 ms doubling to at most 30 s between
+    /// attempts however long etcd stays away, and the cap is reached, not stuck below.
+    #[test]
+    fn default_timing_caps_at_thirty_seconds() {
+        const CAP: Duration = Duration::from_secs(30);
+        let timing = super::super::Timing::default();
+        assert_eq!(timing.backoff_max, CAP);
+        let mut backoff = Backoff::new(timing.backoff_initial, timing.backoff_max);
+        let highest: Vec<u128> = (0..9)
+            .map(|_| backoff.step(0.999_999).as_millis())
+            .collect();
+        assert_eq!(
+            highest,
+            [499, 999, 1999, 3999, 7999, 15999, 29999, 29999, 29999]
+        );
+        let drawn: Vec<Duration> = (0..1000).map(|_| backoff.next_delay()).collect();
+        assert!(
+            drawn.iter().all(|d| *d >= CAP / 2 && *d <= CAP),
+            "{drawn:?}"
+        );
+    }
+
     #[test]
     fn reset_starts_again() {
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
