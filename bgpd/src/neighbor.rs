@@ -93,7 +93,7 @@ impl NeighborSettings {
             rr_client: neighbor.rr_client,
             session,
             transport,
-            rib: crate::rib::peer_config(neighbor),
+            rib: crate::rib::peer_config(neighbor, global.asn),
         })
     }
 }

@@ -34,9 +34,8 @@ use proto::session::{Negotiated, StopReason};
 use proto::update::Update;
 use proto::{ClusterId, RouterId};
 use rr::{
-    AdjRibRoute, FibChange, Listing, LocalAddresses, LocalRoute, Modification, NextHopPolicy,
-    PathAttrs, PeerConfig, PeerId, Policy, Rib, RibConfig, RibInput, RibOutput, RouteNextHop,
-    RouteSource, RouteView, Statement,
+    AdjRibRoute, FibChange, Listing, LocalAddresses, LocalRoute, NextHopPolicy, PathAttrs,
+    PeerConfig, PeerId, Rib, RibConfig, RibInput, RibOutput, RouteNextHop, RouteSource, RouteView,
 };
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
@@ -611,9 +610,9 @@ pub fn rib_config(config: &config::Config, router_id: RouterId) -> RibConfig {
     rib
 }
 
-/// A neighbor's settings as the RIB knows them. `communities` become an export policy that
-/// adds them to every route sent to the neighbor.
-pub fn peer_config(neighbor: &config::Neighbor) -> PeerConfig {
+/// A neighbor's settings as the RIB knows them; its policies (and `communities`) as
+/// [`crate::policy`] translates them, with `local_asn` the AS that export policies prepend.
+pub fn peer_config(neighbor: &config::Neighbor, local_asn: proto::Asn) -> PeerConfig {
     let mut peer = PeerConfig::new(neighbor.address.ip);
     peer.rr_client = neighbor.rr_client;
     peer.next_hop = match neighbor.next_hop {
@@ -622,24 +621,8 @@ pub fn peer_config(neighbor: &config::Neighbor) -> PeerConfig {
         config::NextHopMode::Keep => NextHopPolicy::Keep,
     };
     peer.max_prefixes = neighbor.max_prefixes;
-    let (communities, large) = split_communities(&neighbor.communities);
-    let mut modifications = Vec::new();
-    if !communities.is_empty() {
-        modifications.push(Modification::AddCommunities(communities));
-    }
-    if !large.is_empty() {
-        modifications.push(Modification::AddLargeCommunities(large));
-    }
-    if !modifications.is_empty() {
-        peer.export = Arc::new(Policy {
-            statements: vec![Statement {
-                conditions: Vec::new(),
-                modifications,
-                verdict: None,
-            }],
-            ..Policy::accept_all()
-        });
-    }
+    peer.import = Arc::new(crate::policy::import(neighbor, local_asn));
+    peer.export = Arc::new(crate::policy::export(neighbor, local_asn));
     peer
 }
 
@@ -653,7 +636,9 @@ pub fn local_route(route: &config::Route) -> LocalRoute {
     }
 }
 
-fn split_communities(configured: &[config::Community]) -> (Vec<Community>, Vec<LargeCommunity>) {
+pub(crate) fn split_communities(
+    configured: &[config::Community],
+) -> (Vec<Community>, Vec<LargeCommunity>) {
     let mut communities = Vec::new();
     let mut large = Vec::new();
     for community in configured {
@@ -692,6 +677,8 @@ pub fn new_task(config: &config::Config, router_id: RouterId) -> (mpsc::Sender<R
 mod tests {
     use std::path::Path;
 
+    use rr::{Modification, Policy, Statement};
+
     use super::*;
 
     fn config(text: &str) -> config::Config {
@@ -714,7 +701,7 @@ mod tests {
         let neighbor = &config.neighbors[0];
         let mut wanted = PeerConfig::new(neighbor.address.ip);
         expected(&mut wanted);
-        assert_eq!(peer_config(neighbor), wanted, "{extra}");
+        assert_eq!(peer_config(neighbor, config.global.asn), wanted, "{extra}");
     }
 
     #[test]

@@ -21,7 +21,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{ConfigError, ErrorKind, KeyPath, Position, Problems};
-use crate::raw::{RawClusterConfig, RawNeighbor, RawNode};
+use crate::raw::{RawClusterConfig, RawNeighbor, RawNode, RawPolicy, RawPrefixList};
 use crate::types::{Community, HoldTime};
 use crate::validate::{self, NeighborDraft};
 
@@ -78,7 +78,8 @@ pub struct Peer {
     pub name: String,
     pub nodes: NodeSelector,
     /// The `[[neighbor]]` fields; timers are resolved when the cluster's hold time is known.
-    pub(crate) neighbor: NeighborDraft,
+    /// Boxed: with its policies it is much larger than the other objects.
+    pub(crate) neighbor: Box<NeighborDraft>,
 }
 
 /// Which nodes peer with an external peer.
@@ -371,15 +372,25 @@ fn peer(
             return Ok(None);
         }
     }
+    // A peer carries the definitions it names, so that it is checked alone.
+    let prefix_lists = fields
+        .remove("prefix_list")
+        .map(serde_json::from_value::<Vec<RawPrefixList>>)
+        .transpose()?;
+    let policies = fields
+        .remove("policy")
+        .map(serde_json::from_value::<Vec<RawPolicy>>)
+        .transpose()?;
+    let definitions = validate::definitions(prefix_lists, policies, &root, problems);
     let raw: RawNeighbor = serde_json::from_value(Value::Object(fields))?;
-    let neighbor = validate::neighbor_draft(raw, &root, base_dir, None, problems);
+    let neighbor = validate::neighbor_draft(raw, &root, base_dir, None, &definitions, problems);
     let (Some(nodes), Some(neighbor)) = (nodes, neighbor) else {
         return Ok(None);
     };
     Ok(Some(Peer {
         name,
         nodes,
-        neighbor,
+        neighbor: Box::new(neighbor),
     }))
 }
 

@@ -253,6 +253,8 @@ fn node_peerings(
                 max_prefixes: None,
                 add_path: AddPath::None,
                 communities: cluster.communities.clone(),
+                import: Vec::new(),
+                export: Vec::new(),
             };
             candidates.push(Candidate {
                 origin: origin.clone(),

@@ -45,6 +45,8 @@ pub enum NeighborField {
     MaxPrefixes,
     AddPath,
     Communities,
+    Import,
+    Export,
 }
 
 impl NeighborField {
@@ -68,6 +70,8 @@ impl NeighborField {
             NeighborField::MaxPrefixes => "max_prefixes",
             NeighborField::AddPath => "add_path",
             NeighborField::Communities => "communities",
+            NeighborField::Import => "import",
+            NeighborField::Export => "export",
         }
     }
 
@@ -83,10 +87,15 @@ impl NeighborField {
             | NeighborField::Keepalive
             | NeighborField::ConnectRetry
             | NeighborField::MaxPrefixes => Effect::Live,
-            // RFC 4456 §6: reflection depends on whether the peer is a client.
-            NeighborField::RrClient | NeighborField::NextHop | NeighborField::Communities => {
-                Effect::Readvertise
-            }
+            // RFC 4456 §6: reflection depends on whether the peer is a client. Policy is
+            // ours alone (RFC 4271 §9.1): a new import policy is run again over the
+            // Adj-RIB-In, which keeps every route received (§3.2), and a new export policy
+            // changes only what we send; neither needs the neighbor's cooperation.
+            NeighborField::RrClient
+            | NeighborField::NextHop
+            | NeighborField::Communities
+            | NeighborField::Import
+            | NeighborField::Export => Effect::Readvertise,
             // The AS, families, ADD-PATH and hold time are in OPEN (RFC 4271 §4.2, RFC 4760,
             // RFC 7911); port and source address are the connection itself.
             NeighborField::Asn
@@ -345,6 +354,8 @@ fn neighbor_fields(old: &Neighbor, new: &Neighbor) -> Vec<NeighborField> {
         max_prefixes,
         add_path,
         communities,
+        import,
+        export,
     } = old;
     let differences = [
         (NeighborField::Name, *name != new.name),
@@ -376,6 +387,8 @@ fn neighbor_fields(old: &Neighbor, new: &Neighbor) -> Vec<NeighborField> {
         ),
         (NeighborField::AddPath, *add_path != new.add_path),
         (NeighborField::Communities, *communities != new.communities),
+        (NeighborField::Import, *import != new.import),
+        (NeighborField::Export, *export != new.export),
     ];
     changed(differences)
 }

@@ -184,6 +184,18 @@ pub enum ErrorKind {
     AddressInUse { address: String, other: String },
     #[error("name {name:?} is already used by {other}")]
     NameInUse { name: String, other: String },
+    #[error("no {what} named {name:?} is defined")]
+    UnknownReference { what: &'static str, name: String },
+    #[error("ge {ge} le {le} matches nothing inside {prefix}: need {} <= ge <= le <= {max}", prefix.prefix_len())]
+    PrefixRange {
+        prefix: IpNet,
+        ge: u8,
+        le: u8,
+        max: u8,
+    },
+    /// Our AS at the front of a received path would make it look like our own announcement.
+    #[error("policy {policy:?} prepends to the AS_PATH, which only export policies may do")]
+    PrependOnImport { policy: String },
 }
 
 /// One problem in a configuration source.

@@ -15,6 +15,7 @@
 //! Entry points:
 //! - [`Config::load`] / [`Config::from_toml`]: file or text → `Config` or [`ConfigErrors`];
 //! - [`Config::diff`]: two configurations → `Vec<Change>`;
+//! - [`policy`]: routing policy as neighbors hold it (`import`, `export`);
 //! - [`datastore::Object::parse`], [`Snapshot::from_objects`]: etcd keys and values →
 //!   checked objects, each bad one rejected alone;
 //! - [`Config::combine`]: file configuration + snapshot → this node's configuration;
@@ -32,6 +33,7 @@ mod error;
 pub mod etcd;
 mod file;
 mod model;
+pub mod policy;
 mod raw;
 pub mod source;
 mod types;
@@ -44,6 +46,7 @@ pub use model::{
     Config, Etcd, EtcdAuth, EtcdTls, Global, GracefulRestart, Kernel, KernelAdvertise, Neighbor,
     Route, Timers,
 };
+pub use policy::{Policy, PolicyAction, PrefixList, PrefixRange};
 pub use source::{ConfigSource, SourceEvent};
 pub use types::{
     AddPath, Community, HoldTime, InterfaceName, InterfacePattern, LogFormat, LogLevel,

@@ -12,6 +12,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 use proto::{AfiSafiSet, Asn, ClusterId, RouterId};
 
+use crate::policy::Policy;
 use crate::types::{
     AddPath, Community, HoldTime, InterfacePattern, LogFormat, LogLevel, NextHopMode, Password,
     PeerAddress, RestartTime, RouteProtocol, TtlSecurity,
@@ -132,8 +133,12 @@ pub struct Neighbor {
     /// Cease / Maximum Number of Prefixes Reached (RFC 4486 §4) above this many.
     pub max_prefixes: Option<NonZeroU32>,
     pub add_path: AddPath,
-    /// Added to what we advertise to this neighbor.
+    /// Added to what we advertise to this neighbor, before the export policies run.
     pub communities: Vec<Community>,
+    /// Import policies in order (`import`), resolved from their names.
+    pub import: Vec<Policy>,
+    /// Export policies in order (`export`), resolved from their names.
+    pub export: Vec<Policy>,
 }
 
 impl Neighbor {

@@ -10,6 +10,7 @@ use std::fmt;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
+use crate::policy::PolicyAction;
 use crate::types::{AddPath, LogFormat, LogLevel, NextHopMode};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -20,6 +21,8 @@ pub(crate) struct RawFile {
     pub neighbor: Option<Vec<RawNeighbor>>,
     pub route: Option<Vec<RawRoute>>,
     pub etcd: Option<RawEtcd>,
+    pub prefix_list: Option<Vec<RawPrefixList>>,
+    pub policy: Option<Vec<RawPolicy>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -126,6 +129,8 @@ pub(crate) struct RawNeighbor {
     pub max_prefixes: Option<i64>,
     pub add_path: Option<AddPath>,
     pub communities: Option<Vec<String>>,
+    pub import: Option<Vec<String>>,
+    pub export: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -175,4 +180,89 @@ pub(crate) struct RawNode {
     pub asn: Option<i64>,
     pub rr_cluster_id: Option<String>,
     pub labels: Option<BTreeMap<String, String>>,
+}
+
+/// A `[[prefix_list]]`, also inside a datastore peer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPrefixList {
+    pub name: Option<String>,
+    pub prefixes: Option<Vec<RawPrefixEntry>>,
+}
+
+/// `"10.96.0.0/12"` (that prefix only) or `{ prefix = "10.244.0.0/16", ge = 26, le = 32 }`.
+#[derive(Debug, Clone)]
+pub(crate) enum RawPrefixEntry {
+    Prefix(String),
+    Range(RawPrefixRange),
+}
+
+/// By hand rather than `untagged`, so that a mistake inside a range is named (an unknown
+/// key, a wrong type) instead of "no variant matched".
+impl<'de> Deserialize<'de> for RawPrefixEntry {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct EntryVisitor;
+
+        impl<'de> Visitor<'de> for EntryVisitor {
+            type Value = RawPrefixEntry;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a prefix or a table { prefix, ge, le }")
+            }
+
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<RawPrefixEntry, E> {
+                Ok(RawPrefixEntry::Prefix(value.to_owned()))
+            }
+
+            fn visit_map<M: de::MapAccess<'de>>(self, map: M) -> Result<RawPrefixEntry, M::Error> {
+                RawPrefixRange::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RawPrefixEntry::Range)
+            }
+        }
+
+        deserializer.deserialize_any(EntryVisitor)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPrefixRange {
+    pub prefix: Option<String>,
+    pub ge: Option<i64>,
+    pub le: Option<i64>,
+}
+
+/// A `[[policy]]`, also inside a datastore peer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPolicy {
+    pub name: Option<String>,
+    pub default: Option<PolicyAction>,
+    pub term: Option<Vec<RawTerm>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTerm {
+    #[serde(rename = "match")]
+    pub conditions: Option<RawMatch>,
+    pub set: Option<RawSet>,
+    pub action: Option<PolicyAction>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMatch {
+    pub prefix_list: Option<String>,
+    pub community: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSet {
+    pub local_pref: Option<i64>,
+    pub communities: Option<Vec<String>>,
+    pub large_communities: Option<Vec<String>>,
+    pub add_communities: Option<Vec<String>>,
+    pub prepend: Option<i64>,
 }

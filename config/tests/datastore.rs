@@ -321,6 +321,40 @@ fn each_bad_object_is_rejected_alone() {
     );
 }
 
+/// A peer carries the prefix lists and policies it names, and is checked alone.
+#[test]
+fn peers_carry_their_own_policies() {
+    let policies = r#""prefix_list":[{"name":"pods","prefixes":[{"prefix":"10.244.0.0/16","ge":26}]}],
+        "policy":[{"name":"in","default":"reject","term":[{"match":{"prefix_list":"pods"},"action":"accept"}]},
+                  {"name":"out","term":[{"set":{"add_communities":["64512:1"],"prepend":2}}]}]"#;
+    let good = format!(
+        r#"{{"address":"10.1.0.1","asn":65000,"nodes":"all",{policies},"import":["in"],"export":["out"]}}"#
+    );
+    let bad = format!(
+        r#"{{"address":"10.1.0.2","asn":65000,"nodes":"all",{policies},"import":["out"],"export":["nope"]}}"#
+    );
+    let objects = [
+        ("/peers/tor1", good.as_str()),
+        ("/peers/tor2", bad.as_str()),
+    ];
+    check(
+        FILE,
+        "node-b",
+        &objects,
+        &[
+            "tor1 10.1.0.1 as65000 ipv4-unicast hold 180",
+            "error /starling/v1/peers/tor2: import[0]: policy \"out\" prepends to the AS_PATH, which only export policies may do",
+            "error /starling/v1/peers/tor2: export[0]: no policy named \"nope\" is defined",
+        ],
+    );
+    let (combined, _) = combine(FILE, "node-b", &objects);
+    let names = |policies: &[config::Policy]| -> Vec<String> {
+        policies.iter().map(|p| p.name.clone()).collect()
+    };
+    assert_eq!(names(&combined.neighbors[0].import), ["in"]);
+    assert_eq!(names(&combined.neighbors[0].export), ["out"]);
+}
+
 #[test]
 fn a_node_that_disappears_leaves_every_peer_set() {
     let objects = [MESH, NODE_A, NODE_B, NODE_C];

@@ -178,3 +178,60 @@ fn sections() {
         &["global changed: router_id, listen, log_level"],
     );
 }
+
+const POLICIES: &str = r#"
+[[prefix_list]]
+name = "pods"
+prefixes = [{ prefix = "10.244.0.0/16", ge = 26 }]
+
+[[policy]]
+name = "in"
+[[policy.term]]
+match = { prefix_list = "pods" }
+set = { local_pref = 200 }
+
+[[policy]]
+name = "out"
+[[policy.term]]
+set = { prepend = 1 }
+
+[[policy]]
+name = "unused"
+"#;
+
+/// Policy is applied without a reset (RFC 4271 §9.1: it is local); a neighbor changes when
+/// what its policies say changes, not when an unrelated definition does.
+#[test]
+fn policy_changes_are_soft_and_follow_definitions() {
+    let with = |import: &str, export: &str| {
+        format!("{GLOBAL}{POLICIES}{TOR1}import = [{import}]\nexport = [{export}]\n")
+    };
+    let old = with("\"in\"", "\"out\"");
+    for (new, expected) in [
+        (
+            with("", "\"out\""),
+            &["neighbor tor1 (10.0.0.1) changed: import (Readvertise)"][..],
+        ),
+        (
+            with("\"in\"", "\"out\", \"unused\""),
+            &["neighbor tor1 (10.0.0.1) changed: export (Readvertise)"],
+        ),
+        (
+            old.replace("ge = 26", "ge = 24"),
+            &["neighbor tor1 (10.0.0.1) changed: import (Readvertise)"],
+        ),
+        (
+            old.replace("prepend = 1", "prepend = 3"),
+            &["neighbor tor1 (10.0.0.1) changed: export (Readvertise)"],
+        ),
+        (
+            old.replace(
+                "name = \"unused\"",
+                "name = \"unused\"\ndefault = \"reject\"",
+            ),
+            &[],
+        ),
+    ] {
+        check(&old, &new, expected);
+    }
+}

@@ -61,6 +61,16 @@ fn neighbor_defaults_link_local_and_secret_files() {
 }
 
 #[test]
+fn routing_policy() {
+    check("valid/policy");
+}
+
+#[test]
+fn routing_policy_errors_are_all_reported() {
+    check("invalid/policy");
+}
+
+#[test]
 fn syntax_errors() {
     check("invalid/syntax");
 }

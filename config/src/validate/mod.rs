@@ -13,9 +13,11 @@ use proto::{ClusterId, RouterId};
 
 mod field;
 mod neighbor;
+mod policy;
 
 pub(crate) use field::{asn, communities, each, ipv4, node_name, optional, prefix, required};
 pub(crate) use neighbor::{check_role, neighbor_draft, NeighborDraft, Role};
+pub(crate) use policy::definitions;
 
 use field::{endpoint, file_path, name, nonzero_id, read_secret_text, socket_address};
 use neighbor::check_unique;
@@ -57,6 +59,7 @@ pub(crate) fn file(raw: RawFile, base_dir: &Path, problems: &mut Problems) -> Op
         )
     });
 
+    let definitions = definitions(raw.prefix_list, raw.policy, &root, problems);
     let neighbors_path = root.key("neighbor");
     let raw_neighbors = raw.neighbor.unwrap_or_default();
     check_unique(
@@ -85,8 +88,15 @@ pub(crate) fn file(raw: RawFile, base_dir: &Path, problems: &mut Problems) -> Op
             &path.key("rr_client"),
             problems,
         );
-        let neighbor = neighbor_draft(raw, &path, base_dir, facts.hold_time, problems)
-            .and_then(|draft| draft.finish(facts.hold_time?, &path, problems));
+        let neighbor = neighbor_draft(
+            raw,
+            &path,
+            base_dir,
+            facts.hold_time,
+            &definitions,
+            problems,
+        )
+        .and_then(|draft| draft.finish(facts.hold_time?, &path, problems));
         match neighbor {
             Some(neighbor) => neighbors.push(neighbor),
             None => neighbors_ok = false,

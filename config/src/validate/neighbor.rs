@@ -11,6 +11,7 @@ use std::time::Duration;
 use proto::{AfiSafi, AfiSafiSet, Asn};
 
 use super::field::{asn, communities, each, name, optional, read_secret, required, seconds_u16};
+use super::policy::{references, Definitions, Direction};
 use crate::error::{ErrorKind, KeyPath, Problems};
 use crate::model::{Global, Neighbor, Timers};
 use crate::raw::RawNeighbor;
@@ -76,6 +77,7 @@ pub(crate) fn neighbor_draft(
     path: &KeyPath,
     base_dir: &Path,
     default_hold: Option<HoldTime>,
+    definitions: &Definitions,
     problems: &mut Problems,
 ) -> Option<NeighborDraft> {
     let address = required(raw.address, &path.key("address"), problems)
@@ -173,6 +175,8 @@ pub(crate) fn neighbor_draft(
             })
     });
     let communities = communities(raw.communities, &path.key("communities"), problems);
+    let import = references(raw.import, path, Direction::Import, definitions, problems);
+    let export = references(raw.export, path, Direction::Export, definitions, problems);
     let timers_ok = match (&hold_time, &keepalive) {
         (Some(hold_time), Some(keepalive)) => match hold_time.or(default_hold) {
             Some(hold_time) => problems
@@ -225,6 +229,8 @@ pub(crate) fn neighbor_draft(
         max_prefixes: max_prefixes?,
         add_path: raw.add_path.unwrap_or(AddPath::None),
         communities: communities?,
+        import: import?,
+        export: export?,
     };
     Some(NeighborDraft {
         neighbor,
