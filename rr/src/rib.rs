@@ -710,28 +710,31 @@ impl Rib {
         }
         self.config.cluster_id = cluster_id;
         self.speaker.cluster_id = cluster_id;
-        let mut outputs = Vec::new();
+        // Every role first: a group created below fills its table from the Loc-RIB with the
+        // roles of all sources, so none may still hold the old one.
         let ids: Vec<PeerId> = self.peers.keys().copied().collect();
-        for id in ids {
+        for id in &ids {
+            if let Some(peer) = self.peers.get(id) {
+                let role = self.role(peer.asn, peer.config.rr_client);
+                if let Some(peer) = self.peers.get_mut(id) {
+                    peer.role = role;
+                }
+            }
+        }
+        let mut outputs = Vec::new();
+        for &id in &ids {
             let Some(peer) = self.peers.get(&id) else {
                 continue;
             };
-            let role = self.role(peer.asn, peer.config.rr_client);
             let old_group = peer.group;
             let key = GroupKey {
                 families: peer.families,
-                role,
+                role: peer.role,
                 params: GroupKey::outbound_params(&peer.params),
                 next_hop: peer.config.next_hop,
                 local: peer.local,
                 export: peer.config.export.clone(),
             };
-            if let Some(peer) = self.peers.get_mut(&id) {
-                peer.role = role;
-            }
-            // The loop check and the source role change; re-export follows from the queued
-            // prefixes, with the new CLUSTER_ID in what is reflected.
-            self.reimport(id);
             let regroup = self
                 .groups
                 .get(&old_group)
@@ -740,6 +743,13 @@ impl Rib {
                 self.regroup(id, old_group, key);
                 outputs.push(RibOutput::Transmit(id));
             }
+        }
+        // Import runs again after the regrouping: a group created above fills its table from
+        // decided prefixes, and a reimported prefix is undecided until the next decision run
+        // (its walk would miss it and the log repeat it). The loop check and the source roles
+        // changed; re-export follows from the queued prefixes, with the new CLUSTER_ID.
+        for id in ids {
+            self.reimport(id);
         }
         outputs
     }
