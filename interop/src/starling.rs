@@ -68,7 +68,8 @@ pub struct RouteEntry {
 
 /// Starling settings the common [`RouterSpec`] has no field for: TOML lines added to the
 /// `[[neighbor]]` table of the neighbor with this address (`max_prefixes = 2`,
-/// `communities = ["64512:7"]`).
+/// `communities = ["64512:7"]`), and whole tables put at the end of the file
+/// (`[[policy]]`, `[[prefix_list]]`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Extra {
     pub neighbor_lines: Vec<(IpAddr, String)>,
@@ -79,6 +80,12 @@ pub struct Extra {
 impl Extra {
     pub fn neighbor(mut self, address: IpAddr, line: &str) -> Extra {
         self.neighbor_lines.push((address, line.to_owned()));
+        self
+    }
+
+    /// Appends a whole TOML section to the file.
+    pub fn section(mut self, toml: &str) -> Extra {
+        self.sections.push(toml.to_owned());
         self
     }
 }
@@ -537,14 +544,6 @@ impl KernelSpec {
             );
         }
         out
-    }
-}
-
-impl Extra {
-    /// Appends a whole TOML section to the file.
-    pub fn section(mut self, text: &str) -> Extra {
-        self.sections.push(text.to_owned());
-        self
     }
 }
 
