@@ -68,15 +68,22 @@ pub struct RouteEntry {
 
 /// Starling settings the common [`RouterSpec`] has no field for: TOML lines added to the
 /// `[[neighbor]]` table of the neighbor with this address (`max_prefixes = 2`,
-/// `communities = ["64512:7"]`).
+/// `communities = ["64512:7"]`), and whole tables added at the end (`[kernel]`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Extra {
     pub neighbor_lines: Vec<(IpAddr, String)>,
+    pub tables: Vec<String>,
 }
 
 impl Extra {
     pub fn neighbor(mut self, address: IpAddr, line: &str) -> Extra {
         self.neighbor_lines.push((address, line.to_owned()));
+        self
+    }
+
+    /// A TOML table (header and keys) appended to the configuration.
+    pub fn table(mut self, toml: &str) -> Extra {
+        self.tables.push(toml.to_owned());
         self
     }
 }
@@ -403,6 +410,9 @@ fn render_config(
         let _ = writeln!(out, "endpoints = [\"{}\"]", datastore.endpoint);
         let _ = writeln!(out, "node = \"{}\"", datastore.node);
         let _ = writeln!(out, "register = true");
+    }
+    for table in &extra.tables {
+        let _ = writeln!(out, "\n{table}");
     }
     out
 }
