@@ -110,7 +110,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         } else {
             vec!["bird", "rr"]
         };
-        wait_neighbors(node, &expected)?;
+        node.wait_neighbors(&expected, SETTLE)?;
         let mut wanted: Vec<String> = (0..NODES.len())
             .filter(|i| hosts[*i].name != host.name)
             .map(pod_block)
@@ -147,26 +147,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("stopping");
     Ok(())
-}
-
-/// Waits until `node` has exactly these neighbors (by name), all Established.
-fn wait_neighbors(node: &Starling, expected: &[&str]) -> interop::Result<()> {
-    interop::wait_until(
-        &format!("{} Established with {expected:?}", node.host().name),
-        SETTLE,
-        interop::DEFAULT_INTERVAL,
-        || {
-            let neighbors = node.neighbors()?;
-            let mut names: Vec<&str> = neighbors.iter().map(|n| n.name.as_str()).collect();
-            names.sort_unstable();
-            let up = neighbors.iter().all(|n| n.state == "Established");
-            Ok(if names == expected && up {
-                interop::Observed::Ready(())
-            } else {
-                interop::Observed::Pending(format!("{names:?}"))
-            })
-        },
-    )
 }
 
 /// Waits until `host`'s kernel has every prefix of `wanted` installed by Starling.

@@ -688,14 +688,7 @@ impl Rib {
         if reimport {
             self.reimport(id);
         }
-        let regroup = self
-            .groups
-            .get(&old_group)
-            .is_some_and(|group| *group.key() != key);
-        if regroup {
-            self.regroup(id, old_group, key);
-            outputs.push(RibOutput::Transmit(id));
-        }
+        self.regroup_if_changed(id, old_group, key, &mut outputs);
         if let Some(peer) = self.peers.get_mut(&id) {
             for family in peer.families.iter() {
                 check_limit(id, peer, family, &mut outputs);
@@ -732,16 +725,27 @@ impl Rib {
             // The loop check and the source role change; re-export follows from the queued
             // prefixes, with the new CLUSTER_ID in what is reflected.
             self.reimport(id);
-            let regroup = self
-                .groups
-                .get(&old_group)
-                .is_some_and(|group| *group.key() != key);
-            if regroup {
-                self.regroup(id, old_group, key);
-                outputs.push(RibOutput::Transmit(id));
-            }
+            self.regroup_if_changed(id, old_group, key, &mut outputs);
         }
         outputs
+    }
+
+    /// Moves the neighbor to the group of `key` when its group `old` has another key.
+    fn regroup_if_changed(
+        &mut self,
+        id: PeerId,
+        old: GroupId,
+        key: GroupKey,
+        outputs: &mut Vec<RibOutput>,
+    ) {
+        if self
+            .groups
+            .get(&old)
+            .is_some_and(|group| *group.key() != key)
+        {
+            self.regroup(id, old, key);
+            outputs.push(RibOutput::Transmit(id));
+        }
     }
 
     /// Runs import again over the neighbor's Adj-RIB-In and queues every prefix (a changed
