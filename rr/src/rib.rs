@@ -705,12 +705,14 @@ impl Rib {
         self.speaker.cluster_id = cluster_id;
         let mut outputs = Vec::new();
         let ids: Vec<PeerId> = self.peers.keys().copied().collect();
-        for id in ids {
+        // Every role first, so that a group created by a move below is filled with the final
+        // role of every route's source.
+        let mut moves = Vec::new();
+        for &id in &ids {
             let Some(peer) = self.peers.get(&id) else {
                 continue;
             };
             let role = self.role(peer.asn, peer.config.rr_client);
-            let old_group = peer.group;
             let key = GroupKey {
                 families: peer.families,
                 role,
@@ -719,13 +721,18 @@ impl Rib {
                 local: peer.local,
                 export: peer.config.export.clone(),
             };
+            moves.push((id, peer.group, key));
             if let Some(peer) = self.peers.get_mut(&id) {
                 peer.role = role;
             }
-            // The loop check and the source role change; re-export follows from the queued
-            // prefixes, with the new CLUSTER_ID in what is reflected.
-            self.reimport(id);
+        }
+        for (id, old_group, key) in moves {
             self.regroup_if_changed(id, old_group, key, &mut outputs);
+        }
+        // The loop check and the source roles changed: every route is decided and exported
+        // again, with the new CLUSTER_ID in what is reflected.
+        for id in ids {
+            self.reimport(id);
         }
         outputs
     }
