@@ -271,6 +271,29 @@ impl Starling {
         })
     }
 
+    /// Waits until the neighbors are exactly `expected` (by name, in any order), all
+    /// Established.
+    pub fn wait_neighbors(&self, expected: &[&str], timeout: Duration) -> Result<()> {
+        let mut want: Vec<&str> = expected.to_vec();
+        want.sort_unstable();
+        let what = format!("Starling on {} Established with {want:?}", self.host.name);
+        wait_until(&what, timeout, DEFAULT_INTERVAL, || {
+            let neighbors = self.neighbors()?;
+            let mut names: Vec<&str> = neighbors.iter().map(|n| n.name.as_str()).collect();
+            names.sort_unstable();
+            let all_up = neighbors.iter().all(|n| n.state == "Established");
+            Ok(if names == want && all_up {
+                Observed::Ready(())
+            } else {
+                let states: Vec<(&str, &str)> = neighbors
+                    .iter()
+                    .map(|n| (n.name.as_str(), n.state.as_str()))
+                    .collect();
+                Observed::Pending(format!("{states:?}"))
+            })
+        })
+    }
+
     /// The neighbor configured with this address.
     pub fn neighbor(&self, address: IpAddr) -> Result<NeighborStatus> {
         let wanted = address.to_string();

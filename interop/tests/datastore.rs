@@ -76,35 +76,23 @@ fn uptimes(nodes: &[Starling]) -> std::collections::BTreeMap<(String, String), u
 
 /// Waits until `node` has exactly the `expected` neighbors (by name), all Established.
 fn wait_mesh(node: &Starling, expected: &[&str]) {
-    wait_mesh_for(node, expected, TIMEOUT);
+    node.wait_neighbors(expected, TIMEOUT).expect("mesh");
 }
 
-fn wait_mesh_for(node: &Starling, expected: &[&str], timeout: Duration) {
-    let mut want: Vec<String> = expected.iter().map(|s| (*s).to_owned()).collect();
-    want.sort();
-    interop::wait_until(
-        &format!("{} Established with {want:?}", node.host().name),
-        timeout,
-        interop::DEFAULT_INTERVAL,
-        || {
-            let neighbors = node.neighbors()?;
-            let mut names: Vec<String> = neighbors.iter().map(|n| n.name.clone()).collect();
-            names.sort();
-            let all_up = neighbors.iter().all(|n| n.state == "Established");
-            Ok(if names == want && all_up {
-                interop::Observed::Ready(())
-            } else {
-                interop::Observed::Pending(format!(
-                    "{:?}",
-                    neighbors
-                        .iter()
-                        .map(|n| (n.name.as_str(), n.state.as_str()))
-                        .collect::<Vec<_>>()
-                ))
-            })
-        },
-    )
-    .expect("mesh");
+/// Waits until each of `nodes` has its session with `name` Established, polling often: the
+/// callers time how long that takes.
+fn wait_session_with(nodes: &[Starling], name: &str) {
+    const POLL: Duration = Duration::from_millis(20);
+    for node in nodes {
+        interop::wait_until(&format!("a session with {name}"), TIMEOUT, POLL, || {
+            let up = node
+                .neighbors()?
+                .into_iter()
+                .any(|n| n.name == name && n.state == "Established");
+            Ok(up.then_some(()))
+        })
+        .expect("session Established");
+    }
 }
 
 fn status_field(node: &Starling, field: &str) -> String {
@@ -216,21 +204,7 @@ fn four_nodes_mesh_from_etcd_and_a_removed_node_leaves() {
     // n4 Established.
     let written = std::time::Instant::now();
     cluster.etcd.put(&n4_key, &n4_entry).expect("put n4 back");
-    for node in &cluster.nodes[..3] {
-        interop::wait_until(
-            "a session with n4",
-            TIMEOUT,
-            Duration::from_millis(20),
-            || {
-                let up = node
-                    .neighbors()?
-                    .into_iter()
-                    .any(|n| n.name == "n4" && n.state == "Established");
-                Ok(up.then_some(()))
-            },
-        )
-        .expect("n4 back");
-    }
+    wait_session_with(&cluster.nodes[..3], "n4");
     eprintln!(
         "etcd write of /nodes/n4 to its 3 sessions Established: {:?}",
         written.elapsed()
@@ -468,21 +442,7 @@ fn an_added_node_comes_up_quickly_and_a_bad_object_is_rejected_alone() {
     let listening = started.elapsed();
     // From n5's own registration (its first etcd write, right after it listens) to every
     // session with it Established.
-    for node in &cluster.nodes {
-        interop::wait_until(
-            "a session with n5",
-            TIMEOUT,
-            Duration::from_millis(20),
-            || {
-                let up = node
-                    .neighbors()?
-                    .into_iter()
-                    .any(|n| n.name == "n5" && n.state == "Established");
-                Ok(up.then_some(()))
-            },
-        )
-        .expect("n5 joins");
-    }
+    wait_session_with(&cluster.nodes, "n5");
     let joined = started.elapsed() - listening;
     eprintln!("n5 registered and Established with 4 nodes {joined:?} after it started listening");
     assert!(joined < Duration::from_secs(2), "took {joined:?}");

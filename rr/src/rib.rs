@@ -688,14 +688,7 @@ impl Rib {
         if reimport {
             self.reimport(id);
         }
-        let regroup = self
-            .groups
-            .get(&old_group)
-            .is_some_and(|group| *group.key() != key);
-        if regroup {
-            self.regroup(id, old_group, key);
-            outputs.push(RibOutput::Transmit(id));
-        }
+        self.regroup_if_changed(id, old_group, key, &mut outputs);
         if let Some(peer) = self.peers.get_mut(&id) {
             for family in peer.families.iter() {
                 check_limit(id, peer, family, &mut outputs);
@@ -710,48 +703,58 @@ impl Rib {
         }
         self.config.cluster_id = cluster_id;
         self.speaker.cluster_id = cluster_id;
-        // Every role first: a group created below fills its table from the Loc-RIB with the
-        // roles of all sources, so none may still hold the old one.
-        let ids: Vec<PeerId> = self.peers.keys().copied().collect();
-        for id in &ids {
-            if let Some(peer) = self.peers.get(id) {
-                let role = self.role(peer.asn, peer.config.rr_client);
-                if let Some(peer) = self.peers.get_mut(id) {
-                    peer.role = role;
-                }
-            }
-        }
         let mut outputs = Vec::new();
+        let ids: Vec<PeerId> = self.peers.keys().copied().collect();
+        // Every role first, so that a group created by a move below is filled with the final
+        // role of every route's source.
+        let mut moves = Vec::new();
         for &id in &ids {
             let Some(peer) = self.peers.get(&id) else {
                 continue;
             };
-            let old_group = peer.group;
+            let role = self.role(peer.asn, peer.config.rr_client);
             let key = GroupKey {
                 families: peer.families,
-                role: peer.role,
+                role,
                 params: GroupKey::outbound_params(&peer.params),
                 next_hop: peer.config.next_hop,
                 local: peer.local,
                 export: peer.config.export.clone(),
             };
-            let regroup = self
-                .groups
-                .get(&old_group)
-                .is_some_and(|group| *group.key() != key);
-            if regroup {
-                self.regroup(id, old_group, key);
-                outputs.push(RibOutput::Transmit(id));
+            moves.push((id, peer.group, key));
+            if let Some(peer) = self.peers.get_mut(&id) {
+                peer.role = role;
             }
         }
-        // Import runs again after the regrouping: a group created above fills its table from
-        // decided prefixes, and a reimported prefix is undecided until the next decision run
-        // (its walk would miss it and the log repeat it). The loop check and the source roles
-        // changed; re-export follows from the queued prefixes, with the new CLUSTER_ID.
+        for (id, old_group, key) in moves {
+            self.regroup_if_changed(id, old_group, key, &mut outputs);
+        }
+        // The loop check and the source roles changed: every route is decided and exported
+        // again, with the new CLUSTER_ID in what is reflected. Only after the moves: a
+        // reimported prefix is undecided until the next run, so a group filled then would
+        // miss it in its walk and send it again from its log.
         for id in ids {
             self.reimport(id);
         }
         outputs
+    }
+
+    /// Moves the neighbor to the group of `key` when its group `old` has another key.
+    fn regroup_if_changed(
+        &mut self,
+        id: PeerId,
+        old: GroupId,
+        key: GroupKey,
+        outputs: &mut Vec<RibOutput>,
+    ) {
+        if self
+            .groups
+            .get(&old)
+            .is_some_and(|group| *group.key() != key)
+        {
+            self.regroup(id, old, key);
+            outputs.push(RibOutput::Transmit(id));
+        }
     }
 
     /// Runs import again over the neighbor's Adj-RIB-In and queues every prefix (a changed
