@@ -1,10 +1,11 @@
 //! `register = true`: this node writes its own `/nodes/<name>` entry (docs/interface.md, "etcd
 //! data model") on start and after each reconnection.
 //!
-//! The node owns four fields of its entry: `address_v4`, `address_v6`, `asn` and
-//! `rr_cluster_id`. Each is written when known and removed when not (a node that stops being
-//! a reflector loses `rr_cluster_id`); every other field, `labels` above all, is someone
-//! else's and is kept as it is. The write is a read-modify-write guarded by the entry's
+//! The node owns three fields of its entry: `address_v4`, `address_v6` and `asn`, each
+//! written when known and removed when not. `rr_cluster_id` is written when the file sets
+//! `cluster_id` and otherwise left as it is: an operator may make a node a reflector in the
+//! datastore alone, and a restart must not undo that. Every other field, `labels` above all,
+//! is someone else's and is kept as it is. The write is a read-modify-write guarded by the entry's
 //! revision (an etcd transaction), retried a bounded number of times when someone else wrote
 //! in between, and skipped when the entry already says what it should.
 
@@ -33,10 +34,10 @@ pub struct NodeRegistration {
 }
 
 impl NodeRegistration {
-    /// The fields the node owns, with their values (`None`: remove).
-    fn fields(&self) -> [(&'static str, Option<Value>); 4] {
+    /// The fields the node writes, with their values (`None`: remove).
+    fn fields(&self) -> Vec<(&'static str, Option<Value>)> {
         let text = |value: String| Some(Value::String(value));
-        [
+        let mut fields = vec![
             (
                 "address_v4",
                 self.address_v4.map(|a| a.to_string()).and_then(text),
@@ -46,11 +47,11 @@ impl NodeRegistration {
                 self.address_v6.map(|a| a.to_string()).and_then(text),
             ),
             ("asn", self.asn.map(|asn| Value::from(asn.0))),
-            (
-                "rr_cluster_id",
-                self.rr_cluster_id.map(|id| id.0.to_string()).and_then(text),
-            ),
-        ]
+        ];
+        if let Some(id) = self.rr_cluster_id {
+            fields.push(("rr_cluster_id", text(id.0.to_string())));
+        }
+        fields
     }
 }
 
@@ -174,9 +175,19 @@ mod tests {
     #[test]
     fn removes_owned_fields_it_no_longer_has() {
         check(
-            Some(r#"{"address_v4":"10.0.0.1","rr_cluster_id":"244.0.0.1"}"#),
+            Some(r#"{"address_v4":"10.0.0.1","address_v6":"fd00::1","asn":64512}"#),
             &node(Some([10, 0, 0, 1]), None, None),
             Some(r#"{"address_v4":"10.0.0.1"}"#),
+        );
+    }
+
+    /// A reflector made in the datastore alone stays one across the node's restarts.
+    #[test]
+    fn keeps_a_cluster_id_the_file_does_not_set() {
+        check(
+            Some(r#"{"address_v4":"10.0.0.1","rr_cluster_id":"244.0.0.1"}"#),
+            &node(Some([10, 0, 0, 1]), None, None),
+            None,
         );
     }
 
