@@ -968,15 +968,17 @@ async fn forward_kernel_routes(
         let event = match event {
             KernelRouteEvent::Add { prefix } => {
                 prefixes.insert(prefix);
-                // RouteNextHop::Local: next hop self towards every neighbor.
-                RibEvent::Originate {
+                RibEvent::KernelRoute {
                     prefix,
-                    route: rr::LocalRoute::default(),
+                    present: true,
                 }
             }
             KernelRouteEvent::Remove { prefix } => {
                 prefixes.remove(&prefix);
-                RibEvent::WithdrawLocal { prefix }
+                RibEvent::KernelRoute {
+                    prefix,
+                    present: false,
+                }
             }
         };
         advertised.store(prefixes.len(), Ordering::Relaxed);

@@ -269,7 +269,7 @@ fn pod_routes_reach_the_neighbors_kernel_and_bird() {
         let route = wait_installed(&b, prefix, &[via(&a, prefix)]);
         assert_eq!(route.protocol, STARLING, "{route:?}");
         let entry = node_a
-            .wait_route(&prefix.to_string(), "local", TIMEOUT)
+            .wait_route(&prefix.to_string(), "kernel", TIMEOUT)
             .expect("A originates it");
         assert_eq!(entry.next_hop, "self", "{entry:?}");
     }
@@ -530,7 +530,7 @@ fn deleted_route_returns_and_a_burst_leaves_the_advertised_set_equal_to_the_kern
         .routes(&[])
         .expect("show routes")
         .into_iter()
-        .filter(|r| r.from == "local" && r.prefix.starts_with("10."))
+        .filter(|r| r.from == "kernel" && r.prefix.starts_with("10."))
         .map(|r| r.prefix)
         .collect();
     assert_eq!(advertised.len(), expected.len());
@@ -793,6 +793,30 @@ fn show_fib_human_and_json() {
         metric(&page, "starling_kernel_routes_advertised"),
         Some(0),
         "{page}"
+    );
+
+    // SIGHUP with another [kernel]: what the running FIB cannot take is named in the log.
+    let persistent = KernelSpec {
+        persist_on_exit: true,
+        ..KernelSpec::pods(&[])
+    };
+    node_b
+        .reconfigure_with(&spec_b, &Extra::default().section(&persistent.render()))
+        .expect("reload");
+    let restart_needed = interop::wait_until(
+        "B logs that the change needs a restart",
+        TIMEOUT,
+        interop::DEFAULT_INTERVAL,
+        || {
+            let events =
+                node_b.log_events("this [kernel] change takes effect when bgpd restarts")?;
+            Ok(events.into_iter().next())
+        },
+    )
+    .expect("logged");
+    assert_eq!(
+        restart_needed["change"], "persist_on_exit",
+        "{restart_needed}"
     );
 
     // Without [kernel]: said in words, and an empty list in JSON.
