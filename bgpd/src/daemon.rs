@@ -261,7 +261,8 @@ impl Daemon {
     fn announce_neighbors_known(&mut self) {
         if !self.neighbors_known {
             self.neighbors_known = true;
-            self.to_rib(RibEvent::NeighborsKnown);
+            let neighbors = self.peers.values().map(|p| p.id).collect();
+            self.to_rib(RibEvent::NeighborsKnown { neighbors });
         }
     }
 

@@ -93,9 +93,10 @@ pub enum RibEvent {
     NeighborAdded { peer: PeerId },
     /// A neighbor was deconfigured: what the RIB task kept about it goes.
     NeighborRemoved { peer: PeerId },
-    /// Every configured neighbor has been announced (with a datastore: after its first
-    /// snapshot).
-    NeighborsKnown,
+    /// The configured neighbors are all known (with a datastore: after its first snapshot).
+    /// The set travels whole, so that the event cannot overtake a `NeighborAdded` that had to
+    /// wait for room in the queue.
+    NeighborsKnown { neighbors: Vec<PeerId> },
     /// `bgpctl show routes`, answered in chunks on `lines`.
     ShowRoutes(RouteQuery),
     /// `bgpctl show neighbors`: the daemon's view, completed with the RIB's counters.
@@ -361,7 +362,12 @@ impl RibTask {
                 self.reconfigured.remove(&peer);
                 self.convergence.neighbor_removed(peer);
             }
-            RibEvent::NeighborsKnown => self.convergence.neighbors_known(),
+            RibEvent::NeighborsKnown { neighbors } => {
+                for peer in neighbors {
+                    self.convergence.neighbor_added(peer);
+                }
+                self.convergence.neighbors_known();
+            }
             RibEvent::ShowRoutes(query) => {
                 let next = Listing::from(query.prefix);
                 self.listings.push(Running { query, next });
