@@ -261,7 +261,8 @@ impl Daemon {
     fn announce_neighbors_known(&mut self) {
         if !self.neighbors_known {
             self.neighbors_known = true;
-            self.to_rib(RibEvent::NeighborsKnown);
+            let neighbors = self.peers.values().map(|p| p.id).collect();
+            self.to_rib(RibEvent::NeighborsKnown { neighbors });
         }
     }
 
@@ -974,15 +975,17 @@ async fn forward_kernel_routes(
         let event = match event {
             KernelRouteEvent::Add { prefix } => {
                 prefixes.insert(prefix);
-                // RouteNextHop::Local: next hop self towards every neighbor.
-                RibEvent::Originate {
+                RibEvent::KernelRoute {
                     prefix,
-                    route: rr::LocalRoute::default(),
+                    present: true,
                 }
             }
             KernelRouteEvent::Remove { prefix } => {
                 prefixes.remove(&prefix);
-                RibEvent::WithdrawLocal { prefix }
+                RibEvent::KernelRoute {
+                    prefix,
+                    present: false,
+                }
             }
         };
         advertised.store(prefixes.len(), Ordering::Relaxed);

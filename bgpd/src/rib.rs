@@ -82,18 +82,22 @@ pub enum RibEvent {
     Reconfigure { peer: PeerId, config: PeerConfig },
     /// `global.cluster_id` changed (SIGHUP, or this node's `rr_cluster_id` in the datastore).
     SetClusterId(Option<ClusterId>),
-    /// A configured `[[route]]` appeared or changed, or a kernel route matches
-    /// `[kernel.advertise]`.
+    /// A configured `[[route]]` appeared or changed.
     Originate { prefix: IpNet, route: LocalRoute },
-    /// A configured `[[route]]` was removed, or the last matching kernel route went away.
+    /// A configured `[[route]]` was removed.
     WithdrawLocal { prefix: IpNet },
+    /// A kernel route matching `[kernel.advertise]` appeared (`present`) or the last one
+    /// went away. Originated with next hop self towards every neighbor, unless a `[[route]]`
+    /// of the same prefix is configured (its attributes win; each keeps the route alive).
+    KernelRoute { prefix: IpNet, present: bool },
     /// A neighbor was configured (initial convergence waits for its End-of-RIB).
     NeighborAdded { peer: PeerId },
     /// A neighbor was deconfigured: what the RIB task kept about it goes.
     NeighborRemoved { peer: PeerId },
-    /// Every configured neighbor has been announced (with a datastore: after its first
-    /// snapshot).
-    NeighborsKnown,
+    /// The configured neighbors are all known (with a datastore: after its first snapshot).
+    /// The set travels whole, so that the event cannot overtake a `NeighborAdded` that had to
+    /// wait for room in the queue.
+    NeighborsKnown { neighbors: Vec<PeerId> },
     /// `bgpctl show routes`, answered in chunks on `lines`.
     ShowRoutes(RouteQuery),
     /// `bgpctl show neighbors`: the daemon's view, completed with the RIB's counters.
@@ -160,6 +164,10 @@ pub struct RibTask {
     /// Forwarding changes decided since start.
     fib_changes: u64,
     convergence: Convergence,
+    /// Prefixes of configured `[[route]]`s, with their attributes.
+    configured: HashMap<IpNet, LocalRoute>,
+    /// Prefixes with a kernel route matching `[kernel.advertise]`.
+    kernel: HashSet<IpNet>,
 }
 
 impl RibTask {
@@ -176,6 +184,8 @@ impl RibTask {
             fib_queue: Vec::new(),
             fib_changes: 0,
             convergence: Convergence::new(std::time::Instant::now(), CONVERGENCE_TIMEOUT),
+            configured: HashMap::new(),
+            kernel: HashSet::new(),
         }
     }
 
@@ -318,10 +328,35 @@ impl RibTask {
                 }
             }
             RibEvent::SetClusterId(cluster_id) => self.apply(RibInput::SetClusterId(cluster_id)),
-            RibEvent::Originate { prefix, route } => {
-                self.apply(RibInput::Originate { prefix, route });
+            RibEvent::Originate { prefix, route } => self.originate_configured(prefix, route),
+            RibEvent::WithdrawLocal { prefix } => {
+                self.configured.remove(&prefix);
+                if self.kernel.contains(&prefix) {
+                    self.apply(RibInput::Originate {
+                        prefix,
+                        route: LocalRoute::default(),
+                    });
+                } else {
+                    self.apply(RibInput::WithdrawLocal { prefix });
+                }
             }
-            RibEvent::WithdrawLocal { prefix } => self.apply(RibInput::WithdrawLocal { prefix }),
+            RibEvent::KernelRoute { prefix, present } => {
+                let changed = if present {
+                    self.kernel.insert(prefix)
+                } else {
+                    self.kernel.remove(&prefix)
+                };
+                if changed && !self.configured.contains_key(&prefix) {
+                    self.apply(if present {
+                        RibInput::Originate {
+                            prefix,
+                            route: LocalRoute::default(),
+                        }
+                    } else {
+                        RibInput::WithdrawLocal { prefix }
+                    });
+                }
+            }
             RibEvent::NeighborAdded { peer } => self.convergence.neighbor_added(peer),
             RibEvent::NeighborRemoved { peer } => {
                 // Ids are never reused: nothing kept for it is needed again (its PeerDown, if
@@ -329,7 +364,12 @@ impl RibTask {
                 self.reconfigured.remove(&peer);
                 self.convergence.neighbor_removed(peer);
             }
-            RibEvent::NeighborsKnown => self.convergence.neighbors_known(),
+            RibEvent::NeighborsKnown { neighbors } => {
+                for peer in neighbors {
+                    self.convergence.neighbor_added(peer);
+                }
+                self.convergence.neighbors_known();
+            }
             RibEvent::ShowRoutes(query) => {
                 let next = Listing::from(query.prefix);
                 self.listings.push(Running { query, next });
@@ -354,6 +394,11 @@ impl RibTask {
                 let _ = lines.try_send(lines_out);
             }
         }
+    }
+
+    fn originate_configured(&mut self, prefix: IpNet, route: LocalRoute) {
+        self.configured.insert(prefix, route.clone());
+        self.apply(RibInput::Originate { prefix, route });
     }
 
     fn apply(&mut self, input: RibInput) {
@@ -528,12 +573,16 @@ impl RibTask {
     }
 
     fn loc_rib_route(&self, view: &RouteView<'_>) -> protocol::Route {
-        route_json(
-            view.prefix,
-            view.attrs,
-            self.peer_name(view.source),
-            view.best(),
-        )
+        let from = match view.source {
+            RouteSource::Local
+                if self.kernel.contains(&view.prefix)
+                    && !self.configured.contains_key(&view.prefix) =>
+            {
+                KERNEL_SOURCE.to_owned()
+            }
+            source => self.peer_name(source),
+        };
+        route_json(view.prefix, view.attrs, from, view.best())
     }
 
     fn peer_name(&self, source: RouteSource) -> String {
@@ -547,8 +596,10 @@ impl RibTask {
     }
 }
 
-/// `from` of a route this speaker originates.
+/// `from` of a route this speaker originates from its configuration.
 const LOCAL_SOURCE: &str = "local";
+/// `from` of a route this speaker originates from a kernel route (`[kernel.advertise]`).
+const KERNEL_SOURCE: &str = "kernel";
 /// `next_hop` of a route this speaker originates.
 const SELF_NEXT_HOP: &str = "self";
 
@@ -664,10 +715,7 @@ pub fn new_task(config: &config::Config, router_id: RouterId) -> (mpsc::Sender<R
     let (sender, events) = mpsc::channel(RIB_QUEUE);
     let mut task = RibTask::new(rib_config(config, router_id), events);
     for route in &config.routes {
-        task.apply(RibInput::Originate {
-            prefix: route.prefix,
-            route: local_route(route),
-        });
+        task.originate_configured(route.prefix, local_route(route));
     }
     info!(routes = config.routes.len(), "RIB ready");
     (sender, task)
@@ -755,6 +803,59 @@ mod tests {
         );
         assert!(node.install_routes);
         assert_eq!(node.ecmp_max_paths.get(), 4);
+    }
+
+    /// Where a local route comes from, after each event: `None` when it is not in the Loc-RIB.
+    fn check_local_source(steps: &[(RibEvent, Option<&str>)]) {
+        let (_events, mut task) = new_task(&config(GLOBAL), ROUTER_ID);
+        let prefix: IpNet = "10.244.1.0/26".parse().expect("literal");
+        for (i, (event, expected)) in steps.iter().enumerate() {
+            let event = match event {
+                RibEvent::Originate { route, .. } => RibEvent::Originate {
+                    prefix,
+                    route: route.clone(),
+                },
+                RibEvent::WithdrawLocal { .. } => RibEvent::WithdrawLocal { prefix },
+                RibEvent::KernelRoute { present, .. } => RibEvent::KernelRoute {
+                    prefix,
+                    present: *present,
+                },
+                _ => unreachable!("only local route events are checked"),
+            };
+            task.event(event);
+            task.rib.run_decisions(DECISION_BUDGET);
+            let from: Vec<String> = task
+                .rib
+                .routes_listing(Listing::Prefix(prefix))
+                .map(|view| task.loc_rib_route(&view).from)
+                .collect();
+            assert_eq!(from.first().map(String::as_str), *expected, "step {i}");
+        }
+    }
+
+    #[test]
+    fn kernel_and_configured_routes_of_one_prefix() {
+        let any: IpNet = "0.0.0.0/0".parse().expect("literal");
+        let kernel = |present| RibEvent::KernelRoute {
+            prefix: any,
+            present,
+        };
+        let configured = || RibEvent::Originate {
+            prefix: any,
+            route: LocalRoute::default(),
+        };
+        let unconfigured = || RibEvent::WithdrawLocal { prefix: any };
+        check_local_source(&[
+            (kernel(true), Some(KERNEL_SOURCE)),
+            (configured(), Some(LOCAL_SOURCE)),
+            // The configured route keeps it when the kernel route goes, and the other way.
+            (kernel(false), Some(LOCAL_SOURCE)),
+            (kernel(true), Some(LOCAL_SOURCE)),
+            (unconfigured(), Some(KERNEL_SOURCE)),
+            (kernel(false), None),
+            (configured(), Some(LOCAL_SOURCE)),
+            (unconfigured(), None),
+        ]);
     }
 
     /// A listing longer than a chunk arrives whole, in order, without repeats, and the stream

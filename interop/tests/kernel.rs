@@ -111,6 +111,36 @@ fn established(node: &Starling, others: &[&Host]) {
     }
 }
 
+/// Nodes A and B in an iBGP mesh over IPv4 and IPv6, both advertising their pod routes
+/// ([`KernelSpec::pods`]), sessions up. Fields drop in order: the daemons before the lab.
+struct TwoNodes {
+    node_a: Starling,
+    node_b: Starling,
+    a: Host,
+    b: Host,
+    lab: Lab,
+}
+
+/// [`TwoNodes`], or `None` when the lab cannot run here.
+fn two_nodes(test: &str) -> Option<TwoNodes> {
+    if !lab_available(test, &[]) {
+        return None;
+    }
+    let lab = Lab::new().expect("lab");
+    let (a, b) = (lab.host("a").expect("host"), lab.host("b").expect("host"));
+    let kernel = KernelSpec::pods(&pools());
+    let node_a = start(&lab, &a, &mesh(&a, &[&b]), Some(&kernel));
+    let node_b = start(&lab, &b, &mesh(&b, &[&a]), Some(&kernel));
+    established(&node_a, &[&b]);
+    Some(TwoNodes {
+        node_a,
+        node_b,
+        a,
+        b,
+        lab,
+    })
+}
+
 /// Starling's routes for `prefix` in `host`'s main table.
 fn owned(host: &Host, prefix: IpNet) -> Option<KernelRoute> {
     routes_of(host, prefix, STARLING).into_iter().next()
@@ -269,7 +299,7 @@ fn pod_routes_reach_the_neighbors_kernel_and_bird() {
         let route = wait_installed(&b, prefix, &[via(&a, prefix)]);
         assert_eq!(route.protocol, STARLING, "{route:?}");
         let entry = node_a
-            .wait_route(&prefix.to_string(), "local", TIMEOUT)
+            .wait_route(&prefix.to_string(), "kernel", TIMEOUT)
             .expect("A originates it");
         assert_eq!(entry.next_hop, "self", "{entry:?}");
     }
@@ -311,15 +341,17 @@ fn pod_routes_reach_the_neighbors_kernel_and_bird() {
 
 #[test]
 fn pods_on_two_nodes_ping_through_the_programmed_routes() {
-    if !lab_available("pods pinging through programmed routes", &[]) {
+    // Every field bound: an unbound one would be dropped (its daemon stopped) at once.
+    let Some(TwoNodes {
+        a,
+        b,
+        lab,
+        node_a: _node_a,
+        node_b: _node_b,
+    }) = two_nodes("pods pinging through programmed routes")
+    else {
         return;
-    }
-    let lab = Lab::new().expect("lab");
-    let (a, b) = (lab.host("a").expect("host"), lab.host("b").expect("host"));
-    let kernel = KernelSpec::pods(&pools());
-    let node_a = start(&lab, &a, &mesh(&a, &[&b]), Some(&kernel));
-    let _node_b = start(&lab, &b, &mesh(&b, &[&a]), Some(&kernel));
-    established(&node_a, &[&b]);
+    };
     let pod_a = add_pod(&lab, &a, 0);
     let _pod_b = add_pod(&lab, &b, 1);
     for prefix in pod_prefixes(1) {
@@ -392,15 +424,16 @@ fn same_prefix_from_two_nodes_is_one_multipath_route() {
 
 #[test]
 fn routes_of_other_protocols_are_left_untouched() {
-    if !lab_available("other protocols' routes", &[]) {
+    let Some(TwoNodes {
+        a,
+        b,
+        node_b,
+        node_a: _node_a,
+        lab: _lab,
+    }) = two_nodes("other protocols' routes")
+    else {
         return;
-    }
-    let lab = Lab::new().expect("lab");
-    let (a, b) = (lab.host("a").expect("host"), lab.host("b").expect("host"));
-    let kernel = KernelSpec::pods(&pools());
-    let node_a = start(&lab, &a, &mesh(&a, &[&b]), Some(&kernel));
-    let node_b = start(&lab, &b, &mesh(&b, &[&a]), Some(&kernel));
-    established(&node_a, &[&b]);
+    };
     // On B, before A announces them: a static route at the default metric, and one at
     // Starling's own metric (32), which the kernel would key like ours.
     let (beside, same_metric) = (net("10.100.0.0/26"), net("10.100.0.64/26"));
@@ -480,15 +513,16 @@ fn routes_of_other_protocols_are_left_untouched() {
 #[test]
 fn deleted_route_returns_and_a_burst_leaves_the_advertised_set_equal_to_the_kernel() {
     let test = "100,000 kernel route changes";
-    if !lab_available(test, &[]) {
+    let Some(TwoNodes {
+        a,
+        b,
+        node_a,
+        node_b,
+        lab: _lab,
+    }) = two_nodes(test)
+    else {
         return;
-    }
-    let lab = Lab::new().expect("lab");
-    let (a, b) = (lab.host("a").expect("host"), lab.host("b").expect("host"));
-    let kernel = KernelSpec::pods(&pools());
-    let node_a = start(&lab, &a, &mesh(&a, &[&b]), Some(&kernel));
-    let node_b = start(&lab, &b, &mesh(&b, &[&a]), Some(&kernel));
-    established(&node_a, &[&b]);
+    };
     let block = block(0).v4;
     ip(&a, &["route", "add", "blackhole", &block.to_string()]);
     wait_installed(&b, block, &[a.address(IpVersion::V4)]);
@@ -530,7 +564,7 @@ fn deleted_route_returns_and_a_burst_leaves_the_advertised_set_equal_to_the_kern
         .routes(&[])
         .expect("show routes")
         .into_iter()
-        .filter(|r| r.from == "local" && r.prefix.starts_with("10."))
+        .filter(|r| r.from == "kernel" && r.prefix.starts_with("10."))
         .map(|r| r.prefix)
         .collect();
     assert_eq!(advertised.len(), expected.len());
@@ -793,6 +827,30 @@ fn show_fib_human_and_json() {
         metric(&page, "starling_kernel_routes_advertised"),
         Some(0),
         "{page}"
+    );
+
+    // SIGHUP with another [kernel]: what the running FIB cannot take is named in the log.
+    let persistent = KernelSpec {
+        persist_on_exit: true,
+        ..KernelSpec::pods(&[])
+    };
+    node_b
+        .reconfigure_with(&spec_b, &Extra::default().section(&persistent.render()))
+        .expect("reload");
+    let restart_needed = interop::wait_until(
+        "B logs that the change needs a restart",
+        TIMEOUT,
+        interop::DEFAULT_INTERVAL,
+        || {
+            let events =
+                node_b.log_events("this [kernel] change takes effect when bgpd restarts")?;
+            Ok(events.into_iter().next())
+        },
+    )
+    .expect("logged");
+    assert_eq!(
+        restart_needed["change"], "persist_on_exit",
+        "{restart_needed}"
     );
 
     // Without [kernel]: said in words, and an empty list in JSON.
