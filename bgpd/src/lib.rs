@@ -13,6 +13,7 @@ pub mod logging;
 pub mod metrics;
 pub mod neighbor;
 pub mod peer;
+pub mod ratelimit;
 pub mod rib;
 pub mod socket;
 pub mod systemd;

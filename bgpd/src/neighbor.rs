@@ -28,6 +28,9 @@ pub struct NeighborSettings {
     pub transport: TransportOptions,
     /// What the RIB needs of the neighbor (announced with each session's PeerUp).
     pub rib: rr::PeerConfig,
+    /// How long a session stopped for `max_prefixes` stays down; `None`: until the operator
+    /// starts it again.
+    pub max_prefixes_restart: Option<Duration>,
 }
 
 /// Why a neighbor cannot be run as configured.
@@ -94,6 +97,7 @@ impl NeighborSettings {
             session,
             transport,
             rib: crate::rib::peer_config(neighbor),
+            max_prefixes_restart: neighbor.max_prefixes_restart.map(|d| d.duration()),
         })
     }
 }

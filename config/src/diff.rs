@@ -43,6 +43,7 @@ pub enum NeighborField {
     Keepalive,
     ConnectRetry,
     MaxPrefixes,
+    MaxPrefixesRestart,
     AddPath,
     Communities,
 }
@@ -66,6 +67,7 @@ impl NeighborField {
             NeighborField::Keepalive => "keepalive",
             NeighborField::ConnectRetry => "connect_retry",
             NeighborField::MaxPrefixes => "max_prefixes",
+            NeighborField::MaxPrefixesRestart => "max_prefixes_restart",
             NeighborField::AddPath => "add_path",
             NeighborField::Communities => "communities",
         }
@@ -82,7 +84,8 @@ impl NeighborField {
             | NeighborField::TtlSecurity
             | NeighborField::Keepalive
             | NeighborField::ConnectRetry
-            | NeighborField::MaxPrefixes => Effect::Live,
+            | NeighborField::MaxPrefixes
+            | NeighborField::MaxPrefixesRestart => Effect::Live,
             // RFC 4456 §6: reflection depends on whether the peer is a client.
             NeighborField::RrClient | NeighborField::NextHop | NeighborField::Communities => {
                 Effect::Readvertise
@@ -343,6 +346,7 @@ fn neighbor_fields(old: &Neighbor, new: &Neighbor) -> Vec<NeighborField> {
                 connect_retry,
             },
         max_prefixes,
+        max_prefixes_restart,
         add_path,
         communities,
     } = old;
@@ -373,6 +377,10 @@ fn neighbor_fields(old: &Neighbor, new: &Neighbor) -> Vec<NeighborField> {
         (
             NeighborField::MaxPrefixes,
             *max_prefixes != new.max_prefixes,
+        ),
+        (
+            NeighborField::MaxPrefixesRestart,
+            *max_prefixes_restart != new.max_prefixes_restart,
         ),
         (NeighborField::AddPath, *add_path != new.add_path),
         (NeighborField::Communities, *communities != new.communities),

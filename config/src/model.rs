@@ -14,7 +14,7 @@ use proto::{AfiSafiSet, Asn, ClusterId, RouterId};
 
 use crate::types::{
     AddPath, Community, HoldTime, InterfacePattern, LogFormat, LogLevel, NextHopMode, Password,
-    PeerAddress, RestartTime, RouteProtocol, TtlSecurity,
+    PeerAddress, RestartDelay, RestartTime, RouteProtocol, TtlSecurity,
 };
 
 /// A whole, checked configuration.
@@ -131,6 +131,9 @@ pub struct Neighbor {
     pub timers: Timers,
     /// Cease / Maximum Number of Prefixes Reached (RFC 4486 §4) above this many.
     pub max_prefixes: Option<NonZeroU32>,
+    /// After a `max_prefixes` stop, start the session again after this long; `None`: it stays
+    /// down until an operator enables or resets it (RFC 4486 §4 leaves this to the operator).
+    pub max_prefixes_restart: Option<RestartDelay>,
     pub add_path: AddPath,
     /// Added to what we advertise to this neighbor.
     pub communities: Vec<Community>,

@@ -124,6 +124,7 @@ pub(crate) struct RawNeighbor {
     pub keepalive: Option<i64>,
     pub connect_retry: Option<i64>,
     pub max_prefixes: Option<i64>,
+    pub max_prefixes_restart: Option<i64>,
     pub add_path: Option<AddPath>,
     pub communities: Option<Vec<String>>,
 }

@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::net::IpAddr;
+use std::num::NonZeroU16;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -86,6 +87,28 @@ impl RestartTime {
 
     pub fn seconds(self) -> u16 {
         self.0
+    }
+}
+
+/// How long a session stopped for `max_prefixes` stays down before it starts again: 1 to
+/// 65535 seconds (RFC 4486 §4 leaves the choice to the operator).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RestartDelay(NonZeroU16);
+
+impl RestartDelay {
+    pub(crate) fn parse(seconds: i64) -> Result<RestartDelay, ErrorKind> {
+        u16::try_from(seconds)
+            .ok()
+            .and_then(NonZeroU16::new)
+            .map(RestartDelay)
+            .ok_or(ErrorKind::OutOfRange {
+                value: seconds,
+                allowed: "1..=65535; omit to stay down",
+            })
+    }
+
+    pub fn duration(self) -> Duration {
+        Duration::from_secs(u64::from(self.0.get()))
     }
 }
 

@@ -14,7 +14,9 @@ use super::field::{asn, communities, each, name, optional, read_secret, required
 use crate::error::{ErrorKind, KeyPath, Problems};
 use crate::model::{Global, Neighbor, Timers};
 use crate::raw::RawNeighbor;
-use crate::types::{AddPath, HoldTime, NextHopMode, Password, PeerAddress, TtlSecurity};
+use crate::types::{
+    AddPath, HoldTime, NextHopMode, Password, PeerAddress, RestartDelay, TtlSecurity,
+};
 
 /// A neighbor whose timers are not yet resolved: a datastore peer takes its default hold time
 /// from the cluster settings, which may arrive after it.
@@ -172,6 +174,12 @@ pub(crate) fn neighbor_draft(
                 allowed: "1..=4294967295; omit for no limit",
             })
     });
+    let max_prefixes_restart = optional(
+        raw.max_prefixes_restart,
+        &path.key("max_prefixes_restart"),
+        problems,
+        |s| RestartDelay::parse(*s),
+    );
     let communities = communities(raw.communities, &path.key("communities"), problems);
     let timers_ok = match (&hold_time, &keepalive) {
         (Some(hold_time), Some(keepalive)) => match hold_time.or(default_hold) {
@@ -223,6 +231,7 @@ pub(crate) fn neighbor_draft(
             connect_retry: connect_retry?.unwrap_or(Timers::DEFAULT_CONNECT_RETRY),
         },
         max_prefixes: max_prefixes?,
+        max_prefixes_restart: max_prefixes_restart?,
         add_path: raw.add_path.unwrap_or(AddPath::None),
         communities: communities?,
     };

@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::notification::{Notification, OpenError};
+use crate::notification::{CeaseError, Notification, OpenError};
 use crate::types::{AfiSafi, AfiSafiSet, Asn, RouterId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -421,6 +421,32 @@ fn administrative_reset_restarts() {
         Side::A,
         Input::Stop(StopReason::AdministrativeReset("soft".into())),
     );
+    pair.run_for(Duration::from_secs(60));
+    assert_eq!(pair.count(Side::A, is_up), 2);
+    assert_eq!(pair.a.state(), State::Established);
+}
+
+#[test]
+fn max_prefixes_stays_down_until_started_again() {
+    let mut pair = ebgp_pair();
+    pair.start_both();
+    pair.run_for(Duration::from_secs(1));
+    pair.input(
+        Side::A,
+        Input::Stop(StopReason::MaxPrefixes {
+            notification_data: bytes::Bytes::from_static(&[0, 1, 1, 0, 0, 0, 2]),
+        }),
+    );
+    let sent = pair.sent_notifications(Side::A);
+    assert_eq!(
+        sent[0].code,
+        ErrorCode::Cease(CeaseError::MaximumPrefixesReached)
+    );
+    pair.run_for(Duration::from_secs(600));
+    assert_eq!(pair.a.state(), State::Idle);
+    assert_eq!(pair.count(Side::A, is_up), 1);
+    // The driver's restart (after its configured delay) is a Start.
+    pair.input(Side::A, Input::Start);
     pair.run_for(Duration::from_secs(60));
     assert_eq!(pair.count(Side::A, is_up), 2);
     assert_eq!(pair.a.state(), State::Established);
