@@ -56,6 +56,7 @@ impl NeighborSettings {
             (keepalive != neighbor.timers.hold_time.default_keepalive()).then_some(keepalive);
         session.connect_retry_max = neighbor.timers.connect_retry.max(Duration::from_secs(1));
         session.connect_retry = FIRST_CONNECT_RETRY.min(session.connect_retry_max);
+        session.send_hold_time = neighbor.send_hold_time.map(|s| s.duration());
         session.add_path = match neighbor.add_path {
             config::AddPath::None => AddPathConfig::None,
             config::AddPath::Receive => AddPathConfig::Receive,

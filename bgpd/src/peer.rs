@@ -839,7 +839,8 @@ fn is_error(from: State, reason: &Reason) -> bool {
         Reason::HoldTimerExpired
         | Reason::SendHoldTimerExpired
         | Reason::ErrorSent(_)
-        | Reason::NotificationReceived(_) => true,
+        | Reason::NotificationReceived(_)
+        | Reason::Stopped(StopReason::MaxPrefixes { .. }) => true,
         Reason::TcpFailed => from >= State::OpenSent,
         _ => false,
     }

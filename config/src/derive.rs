@@ -252,6 +252,7 @@ fn node_peerings(
                 },
                 max_prefixes: None,
                 max_prefixes_restart: None,
+                send_hold_time: None,
                 add_path: AddPath::None,
                 communities: cluster.communities.clone(),
             };

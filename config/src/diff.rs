@@ -44,6 +44,7 @@ pub enum NeighborField {
     ConnectRetry,
     MaxPrefixes,
     MaxPrefixesRestart,
+    SendHoldTime,
     AddPath,
     Communities,
 }
@@ -68,6 +69,7 @@ impl NeighborField {
             NeighborField::ConnectRetry => "connect_retry",
             NeighborField::MaxPrefixes => "max_prefixes",
             NeighborField::MaxPrefixesRestart => "max_prefixes_restart",
+            NeighborField::SendHoldTime => "send_hold_time",
             NeighborField::AddPath => "add_path",
             NeighborField::Communities => "communities",
         }
@@ -85,7 +87,8 @@ impl NeighborField {
             | NeighborField::Keepalive
             | NeighborField::ConnectRetry
             | NeighborField::MaxPrefixes
-            | NeighborField::MaxPrefixesRestart => Effect::Live,
+            | NeighborField::MaxPrefixesRestart
+            | NeighborField::SendHoldTime => Effect::Live,
             // RFC 4456 §6: reflection depends on whether the peer is a client.
             NeighborField::RrClient | NeighborField::NextHop | NeighborField::Communities => {
                 Effect::Readvertise
@@ -347,6 +350,7 @@ fn neighbor_fields(old: &Neighbor, new: &Neighbor) -> Vec<NeighborField> {
             },
         max_prefixes,
         max_prefixes_restart,
+        send_hold_time,
         add_path,
         communities,
     } = old;
@@ -381,6 +385,10 @@ fn neighbor_fields(old: &Neighbor, new: &Neighbor) -> Vec<NeighborField> {
         (
             NeighborField::MaxPrefixesRestart,
             *max_prefixes_restart != new.max_prefixes_restart,
+        ),
+        (
+            NeighborField::SendHoldTime,
+            *send_hold_time != new.send_hold_time,
         ),
         (NeighborField::AddPath, *add_path != new.add_path),
         (NeighborField::Communities, *communities != new.communities),

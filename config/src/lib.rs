@@ -47,5 +47,6 @@ pub use model::{
 pub use source::{ConfigSource, SourceEvent};
 pub use types::{
     AddPath, Community, HoldTime, InterfaceName, InterfacePattern, LogFormat, LogLevel,
-    NextHopMode, Password, PeerAddress, RestartDelay, RestartTime, RouteProtocol, TtlSecurity,
+    NextHopMode, Password, PeerAddress, RestartDelay, RestartTime, RouteProtocol, SendHoldTime,
+    TtlSecurity,
 };

@@ -14,7 +14,7 @@ use proto::{AfiSafiSet, Asn, ClusterId, RouterId};
 
 use crate::types::{
     AddPath, Community, HoldTime, InterfacePattern, LogFormat, LogLevel, NextHopMode, Password,
-    PeerAddress, RestartDelay, RestartTime, RouteProtocol, TtlSecurity,
+    PeerAddress, RestartDelay, RestartTime, RouteProtocol, SendHoldTime, TtlSecurity,
 };
 
 /// A whole, checked configuration.
@@ -134,6 +134,9 @@ pub struct Neighbor {
     /// After a `max_prefixes` stop, start the session again after this long; `None`: it stays
     /// down until an operator enables or resets it (RFC 4486 §4 leaves this to the operator).
     pub max_prefixes_restart: Option<RestartDelay>,
+    /// RFC 9687 send hold time: a neighbor that takes no data for this long is dropped;
+    /// `None`: the RFC's max(8 minutes, 2 × hold time).
+    pub send_hold_time: Option<SendHoldTime>,
     pub add_path: AddPath,
     /// Added to what we advertise to this neighbor.
     pub communities: Vec<Community>,

@@ -125,6 +125,7 @@ pub(crate) struct RawNeighbor {
     pub connect_retry: Option<i64>,
     pub max_prefixes: Option<i64>,
     pub max_prefixes_restart: Option<i64>,
+    pub send_hold_time: Option<i64>,
     pub add_path: Option<AddPath>,
     pub communities: Option<Vec<String>>,
 }

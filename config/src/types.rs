@@ -112,6 +112,28 @@ impl RestartDelay {
     }
 }
 
+/// The RFC 9687 send hold time, in seconds (at least 1; the RFC recommends no less than
+/// 8 minutes in production).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SendHoldTime(NonZeroU16);
+
+impl SendHoldTime {
+    pub(crate) fn parse(seconds: i64) -> Result<SendHoldTime, ErrorKind> {
+        u16::try_from(seconds)
+            .ok()
+            .and_then(NonZeroU16::new)
+            .map(SendHoldTime)
+            .ok_or(ErrorKind::OutOfRange {
+                value: seconds,
+                allowed: "1..=65535; omit for max(480, 2 × hold_time)",
+            })
+    }
+
+    pub fn duration(self) -> Duration {
+        Duration::from_secs(u64::from(self.0.get()))
+    }
+}
+
 /// GTSM (RFC 5082 §3): the number of hops the neighbor may be away; we accept packets with
 /// TTL ≥ 255 − (hops − 1) and send with TTL 255.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -9,7 +9,7 @@
 //! of its lifetime.
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -17,14 +17,17 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
+use ipnet::Ipv4Net;
+use proto::attr::{AsPath, Attributes, Origin};
 use proto::capability::Capability;
 use proto::header::{split_frame, MessageType, HEADER_LEN, MARKER};
 use proto::message::Message;
+use proto::nlri::Nlri;
 use proto::notification::Notification;
-use proto::open::Open;
+use proto::open::{HoldTime, Open};
 use proto::params::MAX_EXTENDED_MESSAGE_LEN;
-use proto::update::Update;
-use proto::SessionParams;
+use proto::update::{Announce, Update, UpdateBuilder, Withdraw};
+use proto::{AfiSafi, Asn, RouterId, SessionParams};
 use socket2::{Domain, Socket, Type};
 
 use crate::error::{LabError, Result};
@@ -64,6 +67,18 @@ impl RawPeer {
     /// Connects from `source` (an address of `host`) to `target`, from inside `host`'s
     /// namespace.
     pub fn connect(host: &Host, source: IpAddr, target: SocketAddr) -> Result<RawPeer> {
+        RawPeer::connect_with(host, source, target, None)
+    }
+
+    /// Like [`RawPeer::connect`], with the socket's receive buffer (and so the TCP window it
+    /// offers) limited to about `receive_buffer` octets: a neighbor that stops reading then
+    /// blocks the speaker's sends quickly.
+    pub fn connect_with(
+        host: &Host,
+        source: IpAddr,
+        target: SocketAddr,
+        receive_buffer: Option<usize>,
+    ) -> Result<RawPeer> {
         let netns = PathBuf::from(format!("/run/netns/{}", host.netns));
         // The socket belongs to the namespace of the thread that creates it, for good: the
         // thread can end once it is connected.
@@ -71,6 +86,12 @@ impl RawPeer {
             enter_netns(&netns)?;
             let socket = Socket::new(Domain::for_address(target), Type::STREAM, None)
                 .map_err(|e| LabError::io("create socket", e))?;
+            if let Some(size) = receive_buffer {
+                // Before connect: the window scale is fixed by the SYN.
+                socket
+                    .set_recv_buffer_size(size)
+                    .map_err(|e| LabError::io("set SO_RCVBUF", e))?;
+            }
             socket
                 .bind(&SocketAddr::new(source, 0).into())
                 .map_err(|e| LabError::io(format!("bind {source}"), e))?;
@@ -311,6 +332,57 @@ impl Drop for Observer {
 /// Locks `seen`; a poisoned lock (the thread panicked) still holds what was recorded.
 fn lock(seen: &Mutex<Seen>) -> MutexGuard<'_, Seen> {
     seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The OPEN of an ordinary neighbor in `asn`: IPv4 and IPv6 unicast (RFC 4760), route
+/// refresh (RFC 2918) and the 4-octet AS capability (RFC 6793).
+pub fn standard_open(asn: Asn, router_id: Ipv4Addr, hold_time: u16) -> Open {
+    let capabilities = vec![
+        Capability::Multiprotocol {
+            afi: AfiSafi::Ipv4Unicast.afi(),
+            safi: AfiSafi::Ipv4Unicast.safi(),
+        },
+        Capability::Multiprotocol {
+            afi: AfiSafi::Ipv6Unicast.afi(),
+            safi: AfiSafi::Ipv6Unicast.safi(),
+        },
+        Capability::RouteRefresh,
+        Capability::FourOctetAs(asn),
+    ];
+    Open::new(asn, HoldTime(hold_time), RouterId(router_id), capabilities)
+}
+
+/// The attributes an eBGP neighbor in `asn` sends with its own routes: ORIGIN IGP, AS_PATH
+/// `[asn]`, NEXT_HOP `next_hop`.
+pub fn ebgp_attributes(asn: Asn, next_hop: Ipv4Addr) -> Attributes {
+    Attributes {
+        origin: Some(Origin::Igp),
+        as_path: Some(AsPath::from_sequence(&[asn])),
+        next_hop: Some(next_hop),
+        ..Attributes::default()
+    }
+}
+
+/// Valid UPDATEs (built by `proto`'s builder) announcing `prefixes` with `attributes`.
+pub fn announcements(
+    params: &SessionParams,
+    attributes: &Attributes,
+    prefixes: &[Ipv4Net],
+) -> Result<Vec<u8>> {
+    let nlri: Vec<Nlri<Ipv4Net>> = prefixes.iter().map(|p| Nlri::new(*p, None)).collect();
+    let messages = UpdateBuilder::new(params)
+        .announce(attributes, Announce::Ipv4(&nlri))
+        .map_err(|e| LabError::Invalid(format!("cannot build UPDATEs: {e}")))?;
+    Ok(messages.concat())
+}
+
+/// Valid UPDATEs withdrawing `prefixes`.
+pub fn withdrawals(params: &SessionParams, prefixes: &[Ipv4Net]) -> Result<Vec<u8>> {
+    let nlri: Vec<Nlri<Ipv4Net>> = prefixes.iter().map(|p| Nlri::new(*p, None)).collect();
+    let messages = UpdateBuilder::new(params)
+        .withdraw(Withdraw::Ipv4(&nlri))
+        .map_err(|e| LabError::Invalid(format!("cannot build UPDATEs: {e}")))?;
+    Ok(messages.concat())
 }
 
 /// `message` encoded with `params`, header included.

@@ -13,21 +13,20 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::BytesMut;
-use interop::raw_peer::frame;
+use interop::raw_peer::{announcements, ebgp_attributes, frame, standard_open};
 use interop::{
     lab_available, Bird, Ending, IpVersion, Lab, NeighborSpec, Observer, OriginRoute, RawPeer,
     RouteEntry, RouterSpec, Starling, Tool,
 };
 use ipnet::{IpNet, Ipv4Net};
-use proto::attr::{AsPath, AttrFlags, AttrType, Attributes, MultiExitDisc, Origin};
+use proto::attr::{AttrFlags, AttrType, Attributes, MultiExitDisc};
 use proto::capability::Capability;
 use proto::header::MessageType;
 use proto::message::Message;
 use proto::nlri::{encode_nlri, Nlri};
 use proto::notification::{ErrorCode, FsmError, HeaderError, OpenError, UpdateError};
 use proto::open::{HoldTime, Open};
-use proto::update::builder::{Announce, UpdateBuilder};
-use proto::{Afi, AfiSafi, Asn, RouterId, Safi, SessionParams};
+use proto::{AfiSafi, Asn, RouterId, SessionParams};
 
 const STARLING_AS: Asn = Asn(64512);
 /// Every hostile neighbor's AS (eBGP: several checks apply only to external peers).
@@ -38,6 +37,7 @@ const BIRD_AS: Asn = Asn(65300);
 /// within a case.
 const HOSTILE_HOLD_TIME: u16 = 90;
 /// The observer's session: short, so that a stuck observer shows.
+const OBSERVER_HOLD_TIME: u16 = 9;
 const OBSERVER_KEEPALIVE: Duration = Duration::from_secs(3);
 /// Bound on any single wait of a case.
 const WAIT: Duration = Duration::from_secs(10);
@@ -737,29 +737,18 @@ fn cases() -> Vec<Case> {
 
 /// The OPEN a well-behaved hostile neighbor sends.
 fn valid_open(ctx: &Ctx) -> Open {
-    open_as(ctx, HOSTILE_AS, Some(HOSTILE_AS))
+    standard_open(HOSTILE_AS, ctx.source, HOSTILE_HOLD_TIME)
 }
 
-/// An OPEN with this My AS field and, if given, a 4-octet AS capability.
+/// The valid OPEN with this My AS field and, if given, this 4-octet AS capability.
 fn open_as(ctx: &Ctx, my_as: Asn, four_octet: Option<Asn>) -> Open {
-    let mut capabilities = vec![
-        Capability::Multiprotocol {
-            afi: Afi(1),
-            safi: Safi(1),
-        },
-        Capability::Multiprotocol {
-            afi: Afi(2),
-            safi: Safi(1),
-        },
-        Capability::RouteRefresh,
-    ];
-    capabilities.extend(four_octet.map(Capability::FourOctetAs));
-    Open {
-        my_as,
-        hold_time: HoldTime(HOSTILE_HOLD_TIME),
-        bgp_identifier: RouterId(ctx.source),
-        capabilities,
-    }
+    let mut open = valid_open(ctx);
+    open.my_as = my_as;
+    open.capabilities
+        .retain(|c| !matches!(c, Capability::FourOctetAs(_)));
+    open.capabilities
+        .extend(four_octet.map(Capability::FourOctetAs));
+    open
 }
 
 fn open_bytes(open: &Open) -> Vec<u8> {
@@ -795,12 +784,7 @@ fn marked(ctx: &Ctx) -> Attributes {
 
 /// ORIGIN IGP, AS_PATH [HOSTILE_AS], NEXT_HOP the neighbor itself.
 fn plain(ctx: &Ctx) -> Attributes {
-    Attributes {
-        origin: Some(Origin::Igp),
-        as_path: Some(AsPath::from_sequence(&[HOSTILE_AS])),
-        next_hop: Some(ctx.source),
-        ..Attributes::default()
-    }
+    ebgp_attributes(HOSTILE_AS, ctx.source)
 }
 
 fn encoded(attributes: &Attributes, ctx: &Ctx) -> Vec<u8> {
@@ -873,10 +857,7 @@ fn canary_without(ctx: &Ctx, left_out: AttrType, extra: &[u8]) -> Vec<u8> {
 
 /// A valid announcement of `prefix`, built by `proto`'s UPDATE builder.
 fn announce(ctx: &Ctx, prefix: Ipv4Net) -> Vec<u8> {
-    let messages = UpdateBuilder::new(&ctx.params)
-        .announce(&plain(ctx), Announce::Ipv4(&[Nlri::new(prefix, None)]))
-        .expect("build UPDATE");
-    messages.concat()
+    announcements(&ctx.params, &plain(ctx), &[prefix]).expect("UPDATE")
 }
 
 /// The lab: Starling, BIRD (well-behaved), the observer, and a host for the hostile peers.
@@ -956,18 +937,7 @@ impl Bench {
         let target = SocketAddr::new(IpAddr::V4(st.ipv4), BGP_PORT);
         let mut peer = RawPeer::connect(&raw_host, IpAddr::V4(raw_host.ipv4), target)
             .expect("observer connects");
-        let open = Open::new(
-            OBSERVER_AS,
-            HoldTime(9),
-            RouterId(raw_host.ipv4),
-            vec![
-                Capability::Multiprotocol {
-                    afi: Afi(1),
-                    safi: Safi(1),
-                },
-                Capability::FourOctetAs(OBSERVER_AS),
-            ],
-        );
+        let open = standard_open(OBSERVER_AS, raw_host.ipv4, OBSERVER_HOLD_TIME);
         peer.establish(&open, WAIT).expect("observer session");
         let observer = Observer::start(peer, OBSERVER_KEEPALIVE, Duration::from_secs(600));
         Bench {

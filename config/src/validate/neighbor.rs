@@ -15,7 +15,7 @@ use crate::error::{ErrorKind, KeyPath, Problems};
 use crate::model::{Global, Neighbor, Timers};
 use crate::raw::RawNeighbor;
 use crate::types::{
-    AddPath, HoldTime, NextHopMode, Password, PeerAddress, RestartDelay, TtlSecurity,
+    AddPath, HoldTime, NextHopMode, Password, PeerAddress, RestartDelay, SendHoldTime, TtlSecurity,
 };
 
 /// A neighbor whose timers are not yet resolved: a datastore peer takes its default hold time
@@ -180,6 +180,12 @@ pub(crate) fn neighbor_draft(
         problems,
         |s| RestartDelay::parse(*s),
     );
+    let send_hold_time = optional(
+        raw.send_hold_time,
+        &path.key("send_hold_time"),
+        problems,
+        |s| SendHoldTime::parse(*s),
+    );
     let communities = communities(raw.communities, &path.key("communities"), problems);
     let timers_ok = match (&hold_time, &keepalive) {
         (Some(hold_time), Some(keepalive)) => match hold_time.or(default_hold) {
@@ -232,6 +238,7 @@ pub(crate) fn neighbor_draft(
         },
         max_prefixes: max_prefixes?,
         max_prefixes_restart: max_prefixes_restart?,
+        send_hold_time: send_hold_time?,
         add_path: raw.add_path.unwrap_or(AddPath::None),
         communities: communities?,
     };
