@@ -97,14 +97,7 @@ pub struct RestartDelay(NonZeroU16);
 
 impl RestartDelay {
     pub(crate) fn parse(seconds: i64) -> Result<RestartDelay, ErrorKind> {
-        u16::try_from(seconds)
-            .ok()
-            .and_then(NonZeroU16::new)
-            .map(RestartDelay)
-            .ok_or(ErrorKind::OutOfRange {
-                value: seconds,
-                allowed: "1..=65535; omit to stay down",
-            })
+        nonzero_seconds(seconds, "1..=65535; omit to stay down").map(RestartDelay)
     }
 
     pub fn duration(self) -> Duration {
@@ -119,19 +112,23 @@ pub struct SendHoldTime(NonZeroU16);
 
 impl SendHoldTime {
     pub(crate) fn parse(seconds: i64) -> Result<SendHoldTime, ErrorKind> {
-        u16::try_from(seconds)
-            .ok()
-            .and_then(NonZeroU16::new)
-            .map(SendHoldTime)
-            .ok_or(ErrorKind::OutOfRange {
-                value: seconds,
-                allowed: "1..=65535; omit for max(480, 2 × hold_time)",
-            })
+        nonzero_seconds(seconds, "1..=65535; omit for max(480, 2 × hold_time)").map(SendHoldTime)
     }
 
     pub fn duration(self) -> Duration {
         Duration::from_secs(u64::from(self.0.get()))
     }
+}
+
+/// 1 to 65535 seconds; `allowed` describes the range in the error.
+fn nonzero_seconds(seconds: i64, allowed: &'static str) -> Result<NonZeroU16, ErrorKind> {
+    u16::try_from(seconds)
+        .ok()
+        .and_then(NonZeroU16::new)
+        .ok_or(ErrorKind::OutOfRange {
+            value: seconds,
+            allowed,
+        })
 }
 
 /// GTSM (RFC 5082 §3): the number of hops the neighbor may be away; we accept packets with

@@ -462,7 +462,13 @@ fn cases() -> Vec<Case> {
         Case {
             name: "attribute flags: ORIGIN marked optional",
             phase: Established,
-            fault: |ctx| canary_without(ctx, AttrType::ORIGIN, &attr(0xc0, 1, &[0x00])),
+            fault: |ctx| {
+                canary_without(
+                    ctx,
+                    AttrType::ORIGIN,
+                    &attr(TRANSITIVE, AttrType::ORIGIN, &[0x00]),
+                )
+            },
             expect: Withdrawn,
         },
         Case {
@@ -472,7 +478,7 @@ fn cases() -> Vec<Case> {
                 canary_without(
                     ctx,
                     AttrType::MULTI_EXIT_DISC,
-                    &attr(0xc0, 4, &[0, 0, 0, 1]),
+                    &attr(TRANSITIVE, AttrType::MULTI_EXIT_DISC, &[0, 0, 0, 1]),
                 )
             },
             expect: Withdrawn,
@@ -498,7 +504,12 @@ fn cases() -> Vec<Case> {
         Case {
             name: "duplicate attribute: a second MULTI_EXIT_DISC is discarded",
             phase: Established,
-            fault: |ctx| canary_with(ctx, &attr(0x80, 4, &[0, 0, 0, 1])),
+            fault: |ctx| {
+                canary_with(
+                    ctx,
+                    &attr(OPTIONAL, AttrType::MULTI_EXIT_DISC, &[0, 0, 0, 1]),
+                )
+            },
             expect: Discarded,
         },
         Case {
@@ -515,15 +526,24 @@ fn cases() -> Vec<Case> {
         Case {
             name: "unknown well-known attribute",
             phase: Established,
-            fault: |ctx| canary_with(ctx, &attr(0x40, UNKNOWN_WELL_KNOWN, &[0x01])),
+            fault: |ctx| {
+                canary_with(
+                    ctx,
+                    &attr(WELL_KNOWN, AttrType(UNKNOWN_WELL_KNOWN), &[0x01]),
+                )
+            },
             expect: Withdrawn,
         },
         Case {
             name: "unknown optional attributes: transitive passed on with Partial",
             phase: Established,
             fault: |ctx| {
-                let mut extra = attr(0xc0, UNKNOWN_TRANSITIVE, &[0x01, 0x02, 0x03]);
-                extra.extend(attr(0x80, UNKNOWN_NON_TRANSITIVE, &[0x04]));
+                let mut extra = attr(
+                    TRANSITIVE,
+                    AttrType(UNKNOWN_TRANSITIVE),
+                    &[0x01, 0x02, 0x03],
+                );
+                extra.extend(attr(OPTIONAL, AttrType(UNKNOWN_NON_TRANSITIVE), &[0x04]));
                 canary_with(ctx, &extra)
             },
             expect: PassedOnPartial,
@@ -532,30 +552,31 @@ fn cases() -> Vec<Case> {
         Case {
             name: "ORIGIN value 3",
             phase: Established,
-            fault: |ctx| canary_without(ctx, AttrType::ORIGIN, &attr(0x40, 1, &[0x03])),
+            fault: |ctx| {
+                canary_without(
+                    ctx,
+                    AttrType::ORIGIN,
+                    &attr(WELL_KNOWN, AttrType::ORIGIN, &[0x03]),
+                )
+            },
             expect: Withdrawn,
         },
         Case {
             name: "AS_PATH: zero-length segment",
             phase: Established,
-            fault: |ctx| canary_without(ctx, AttrType::AS_PATH, &attr(0x40, 2, &[0x02, 0x00])),
+            fault: |ctx| with_as_path(ctx, &[0x02, 0x00]), // AS_SEQUENCE of 0
             expect: Withdrawn,
         },
         Case {
             name: "AS_PATH: segment overruns the attribute",
             phase: Established,
             fault: |ctx| {
-                canary_without(
+                with_as_path(
                     ctx,
-                    AttrType::AS_PATH,
-                    &attr(
-                        0x40,
-                        2,
-                        &[
-                            0x02, 0x02, // AS_SEQUENCE of 2
-                            0x00, 0x00, 0xfd, 0xe9, // 65001, the second is missing
-                        ],
-                    ),
+                    &[
+                        0x02, 0x02, // AS_SEQUENCE of 2
+                        0x00, 0x00, 0xfd, 0xe9, // 65001, the second is missing
+                    ],
                 )
             },
             expect: Withdrawn,
@@ -564,10 +585,12 @@ fn cases() -> Vec<Case> {
             name: "AS_PATH: segment type 5",
             phase: Established,
             fault: |ctx| {
-                canary_without(
+                with_as_path(
                     ctx,
-                    AttrType::AS_PATH,
-                    &attr(0x40, 2, &[0x05, 0x01, 0x00, 0x00, 0xfd, 0xe9]),
+                    &[
+                        0x05, 0x01, // segment type 5, 1 AS
+                        0x00, 0x00, 0xfd, 0xe9, // 65001
+                    ],
                 )
             },
             expect: Withdrawn,
@@ -576,17 +599,12 @@ fn cases() -> Vec<Case> {
             name: "AS_PATH: confederation segment from an external peer",
             phase: Established,
             fault: |ctx| {
-                canary_without(
+                with_as_path(
                     ctx,
-                    AttrType::AS_PATH,
-                    &attr(
-                        0x40,
-                        2,
-                        &[
-                            0x03, 0x01, 0x00, 0x00, 0xfd, 0xea, // AS_CONFED_SEQUENCE 65002
-                            0x02, 0x01, 0x00, 0x00, 0xfd, 0xe9, // AS_SEQUENCE 65001
-                        ],
-                    ),
+                    &[
+                        0x03, 0x01, 0x00, 0x00, 0xfd, 0xea, // AS_CONFED_SEQUENCE 65002
+                        0x02, 0x01, 0x00, 0x00, 0xfd, 0xe9, // AS_SEQUENCE 65001
+                    ],
                 )
             },
             expect: Withdrawn,
@@ -594,7 +612,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "AS_PATH: empty from an external peer",
             phase: Established,
-            fault: |ctx| canary_without(ctx, AttrType::AS_PATH, &attr(0x40, 2, &[])),
+            fault: |ctx| with_as_path(ctx, &[]),
             expect: Withdrawn,
         },
         Case {
@@ -604,7 +622,7 @@ fn cases() -> Vec<Case> {
                 canary_without(
                     ctx,
                     AttrType::NEXT_HOP,
-                    &attr(0x40, 3, &ctx.starling.octets()),
+                    &attr(WELL_KNOWN, AttrType::NEXT_HOP, &ctx.starling.octets()),
                 )
             },
             expect: Withdrawn,
@@ -612,85 +630,133 @@ fn cases() -> Vec<Case> {
         Case {
             name: "fixed length: ORIGIN of 2 octets",
             phase: Established,
-            fault: |ctx| canary_without(ctx, AttrType::ORIGIN, &attr(0x40, 1, &[0, 0])),
+            fault: |ctx| {
+                canary_without(
+                    ctx,
+                    AttrType::ORIGIN,
+                    &attr(WELL_KNOWN, AttrType::ORIGIN, &[0, 0]),
+                )
+            },
             expect: Withdrawn,
         },
         Case {
             name: "fixed length: NEXT_HOP of 5 octets",
             phase: Established,
-            fault: |ctx| canary_without(ctx, AttrType::NEXT_HOP, &attr(0x40, 3, &[10, 0, 0, 1, 0])),
+            fault: |ctx| {
+                canary_without(
+                    ctx,
+                    AttrType::NEXT_HOP,
+                    &attr(WELL_KNOWN, AttrType::NEXT_HOP, &[10, 0, 0, 1, 0]),
+                )
+            },
             expect: Withdrawn,
         },
         Case {
             name: "fixed length: MULTI_EXIT_DISC of 3 octets",
             phase: Established,
-            fault: |ctx| canary_without(ctx, AttrType::MULTI_EXIT_DISC, &attr(0x80, 4, &[0; 3])),
+            fault: |ctx| {
+                canary_without(
+                    ctx,
+                    AttrType::MULTI_EXIT_DISC,
+                    &attr(OPTIONAL, AttrType::MULTI_EXIT_DISC, &[0; 3]),
+                )
+            },
             expect: Withdrawn,
         },
         Case {
             name: "fixed length: MULTI_EXIT_DISC of 0 octets",
             phase: Established,
-            fault: |ctx| canary_without(ctx, AttrType::MULTI_EXIT_DISC, &attr(0x80, 4, &[])),
+            fault: |ctx| {
+                canary_without(
+                    ctx,
+                    AttrType::MULTI_EXIT_DISC,
+                    &attr(OPTIONAL, AttrType::MULTI_EXIT_DISC, &[]),
+                )
+            },
             expect: Withdrawn,
         },
         Case {
             name: "fixed length: LOCAL_PREF of 3 octets (and from eBGP)",
             phase: Established,
-            fault: |ctx| canary_with(ctx, &attr(0x40, 5, &[0; 3])),
+            fault: |ctx| canary_with(ctx, &attr(WELL_KNOWN, AttrType::LOCAL_PREF, &[0; 3])),
             expect: Discarded,
         },
         Case {
             name: "fixed length: ATOMIC_AGGREGATE of 1 octet",
             phase: Established,
-            fault: |ctx| canary_with(ctx, &attr(0x40, 6, &[0])),
+            fault: |ctx| canary_with(ctx, &attr(WELL_KNOWN, AttrType::ATOMIC_AGGREGATE, &[0])),
             expect: Discarded,
         },
         Case {
             name: "fixed length: AGGREGATOR of 7 octets on a 4-octet session",
             phase: Established,
-            fault: |ctx| canary_with(ctx, &attr(0xc0, 7, &[0, 0, 0xfd, 0xe9, 10, 0, 0])),
+            fault: |ctx| {
+                canary_with(
+                    ctx,
+                    &attr(
+                        TRANSITIVE,
+                        AttrType::AGGREGATOR,
+                        &[0, 0, 0xfd, 0xe9, 10, 0, 0],
+                    ),
+                )
+            },
             expect: Discarded,
         },
         Case {
             name: "COMMUNITIES of 5 octets",
             phase: Established,
-            fault: |ctx| canary_with(ctx, &attr(0xc0, 8, &[0xfd, 0xe9, 0, 1, 0])),
+            fault: |ctx| {
+                canary_with(
+                    ctx,
+                    &attr(TRANSITIVE, AttrType::COMMUNITIES, &[0xfd, 0xe9, 0, 1, 0]),
+                )
+            },
             expect: Withdrawn,
         },
         Case {
             name: "COMMUNITIES of 0 octets",
             phase: Established,
-            fault: |ctx| canary_with(ctx, &attr(0xc0, 8, &[])),
+            fault: |ctx| canary_with(ctx, &attr(TRANSITIVE, AttrType::COMMUNITIES, &[])),
             expect: Withdrawn,
         },
         Case {
             name: "LARGE_COMMUNITY of 13 octets",
             phase: Established,
-            fault: |ctx| canary_with(ctx, &attr(0xc0, 32, &[0; 13])),
+            fault: |ctx| canary_with(ctx, &attr(TRANSITIVE, AttrType::LARGE_COMMUNITY, &[0; 13])),
             expect: Withdrawn,
         },
         Case {
             name: "EXTENDED_COMMUNITIES of 7 octets",
             phase: Established,
-            fault: |ctx| canary_with(ctx, &attr(0xc0, 16, &[0; 7])),
+            fault: |ctx| {
+                canary_with(
+                    ctx,
+                    &attr(TRANSITIVE, AttrType::EXTENDED_COMMUNITIES, &[0; 7]),
+                )
+            },
             expect: Withdrawn,
         },
         Case {
             name: "ORIGINATOR_ID from an external peer",
             phase: Established,
-            fault: |ctx| canary_with(ctx, &attr(0x80, 9, &[10, 9, 9, 9])),
+            fault: |ctx| {
+                canary_with(
+                    ctx,
+                    &attr(OPTIONAL, AttrType::ORIGINATOR_ID, &[10, 9, 9, 9]),
+                )
+            },
             expect: Discarded,
         },
         Case {
             name: "ORIGINATOR_ID of 3 octets from an external peer",
             phase: Established,
-            fault: |ctx| canary_with(ctx, &attr(0x80, 9, &[10, 9, 9])),
+            fault: |ctx| canary_with(ctx, &attr(OPTIONAL, AttrType::ORIGINATOR_ID, &[10, 9, 9])),
             expect: Discarded,
         },
         Case {
             name: "CLUSTER_LIST from an external peer",
             phase: Established,
-            fault: |ctx| canary_with(ctx, &attr(0x80, 10, &[10, 9, 9, 9])),
+            fault: |ctx| canary_with(ctx, &attr(OPTIONAL, AttrType::CLUSTER_LIST, &[10, 9, 9, 9])),
             expect: Discarded,
         },
         // --- MP_REACH_NLRI (RFC 4760 §7, RFC 7606 §5.3, §7.11) ---
@@ -699,8 +765,8 @@ fn cases() -> Vec<Case> {
             phase: Established,
             fault: |ctx| {
                 let reach = attr(
-                    0x80,
-                    14,
+                    OPTIONAL,
+                    AttrType::MP_REACH_NLRI,
                     &[
                         0x00, 0x03, 0x01, // AFI 3, SAFI 1
                         0x04, 10, 0, 0, 1,    // next hop length 4
@@ -795,10 +861,22 @@ fn encoded(attributes: &Attributes, ctx: &Ctx) -> Vec<u8> {
     out.to_vec()
 }
 
+/// Attribute flags of the faults: well-known, optional non-transitive, optional transitive.
+const WELL_KNOWN: AttrFlags = AttrFlags::WELL_KNOWN;
+const OPTIONAL: AttrFlags = AttrFlags::OPTIONAL_NON_TRANSITIVE;
+const TRANSITIVE: AttrFlags = AttrFlags::OPTIONAL_TRANSITIVE;
+
 /// One attribute with a one-octet length (the Extended Length flag must be clear).
-fn attr(flags: u8, code: u8, value: &[u8]) -> Vec<u8> {
-    assert_eq!(flags & AttrFlags::EXTENDED_LENGTH.0, 0, "short form only");
-    let mut out = vec![flags, code, u8::try_from(value.len()).expect("short value")];
+fn attr(flags: AttrFlags, code: AttrType, value: &[u8]) -> Vec<u8> {
+    assert!(
+        !flags.contains(AttrFlags::EXTENDED_LENGTH),
+        "short form only"
+    );
+    let mut out = vec![
+        flags.0,
+        code.0,
+        u8::try_from(value.len()).expect("short value"),
+    ];
     out.extend_from_slice(value);
     out
 }
@@ -811,7 +889,7 @@ fn mp_reach_ipv6(next_hop: &[u8], length: u8, prefix: &[u8]) -> Vec<u8> {
     value.push(0x00); // reserved
     value.push(length);
     value.extend_from_slice(prefix);
-    attr(0x80, 14, &value)
+    attr(OPTIONAL, AttrType::MP_REACH_NLRI, &value)
 }
 
 fn nlri(prefix: Ipv4Net) -> Vec<u8> {
@@ -839,6 +917,15 @@ fn update_bytes(withdrawn: &[u8], attributes: &[u8], nlri: &[u8]) -> Vec<u8> {
 fn canary_with(ctx: &Ctx, extra: &[u8]) -> Vec<u8> {
     let attributes = [encoded(&marked(ctx), ctx), extra.to_vec()].concat();
     update_bytes(&[], &attributes, &nlri(ctx.canary))
+}
+
+/// The canary with this AS_PATH value instead of the valid one.
+fn with_as_path(ctx: &Ctx, value: &[u8]) -> Vec<u8> {
+    canary_without(
+        ctx,
+        AttrType::AS_PATH,
+        &attr(WELL_KNOWN, AttrType::AS_PATH, value),
+    )
 }
 
 /// Like [`canary_with`], without the valid attribute `left_out`.
@@ -1215,7 +1302,10 @@ impl Bench {
         let mut peer = RawPeer::connect(&self.raw_host, IpAddr::V4(ctx.source), self.target())
             .expect("connect");
         peer.establish(&valid_open(&ctx), WAIT).expect("establish");
-        let fault = canary_with(&ctx, &attr(0xc0, 8, &[0xfd, 0xe9, 0, 1, 0]));
+        let fault = canary_with(
+            &ctx,
+            &attr(TRANSITIVE, AttrType::COMMUNITIES, &[0xfd, 0xe9, 0, 1, 0]),
+        );
         let started = Instant::now();
         let batch: Vec<u8> = fault.repeat(FLOOD);
         peer.send(&batch).expect("flood");
