@@ -102,7 +102,8 @@ enum Expect {
     /// Accepted; the unknown optional transitive attribute reaches the observer with the
     /// Partial bit, the unknown optional non-transitive one does not (RFC 4271 §5, §9).
     PassedOnPartial,
-    /// Nothing: bgpd waits in OpenSent (its 240 s OPEN hold timer, RFC 4271 §8.2.2).
+    /// Nothing: bgpd waits in OpenSent (its 240 s OPEN hold timer, RFC 4271 §8.2.2, expires
+    /// later: `proto` tests it with virtual time).
     Waits,
 }
 

@@ -535,6 +535,29 @@ fn keepalive_in_open_sent_is_a_finite_state_machine_error() {
 }
 
 #[test]
+fn a_connection_that_never_sends_open_expires_after_the_open_hold_time() {
+    // RFC 4271 §8.2.2 (Connect/Active state, TCP up): the hold timer is set to a large value
+    // (4 minutes suggested) until the peer's OPEN arrives.
+    let mut pair = Pair::new(
+        config(65001, [10, 0, 0, 1], 65002),
+        config(65002, [10, 0, 0, 2], 65001),
+    );
+    pair.input(Side::A, Input::Start);
+    // B never hears of it: the connection is up and B says nothing.
+    pair.queue.clear();
+    pair.input(Side::A, Input::TcpConnected(ConnectionId::Outgoing));
+    pair.run_for(Duration::from_secs(239));
+    assert_eq!(pair.a.state(), State::OpenSent);
+    assert!(pair.sent_notifications(Side::A).is_empty());
+    pair.run_for(Duration::from_secs(2));
+    assert_eq!(
+        pair.sent_notifications(Side::A)[0].code,
+        ErrorCode::HoldTimerExpired
+    );
+    assert_ne!(pair.a.state(), State::OpenSent);
+}
+
+#[test]
 fn notification_in_established_goes_down_without_reply() {
     let mut pair = ebgp_pair();
     pair.start_both();
