@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod neighbor;
 pub mod peer;
 pub mod policy;
+pub mod ratelimit;
 pub mod rib;
 pub mod socket;
 pub mod systemd;

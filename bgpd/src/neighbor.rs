@@ -28,6 +28,9 @@ pub struct NeighborSettings {
     pub transport: TransportOptions,
     /// What the RIB needs of the neighbor (announced with each session's PeerUp).
     pub rib: rr::PeerConfig,
+    /// How long a session stopped for `max_prefixes` stays down; `None`: until the operator
+    /// starts it again.
+    pub max_prefixes_restart: Option<Duration>,
 }
 
 /// Why a neighbor cannot be run as configured.
@@ -53,6 +56,7 @@ impl NeighborSettings {
             (keepalive != neighbor.timers.hold_time.default_keepalive()).then_some(keepalive);
         session.connect_retry_max = neighbor.timers.connect_retry.max(Duration::from_secs(1));
         session.connect_retry = FIRST_CONNECT_RETRY.min(session.connect_retry_max);
+        session.send_hold_time = neighbor.send_hold_time.map(|s| s.duration());
         session.add_path = match neighbor.add_path {
             config::AddPath::None => AddPathConfig::None,
             config::AddPath::Receive => AddPathConfig::Receive,
@@ -94,6 +98,7 @@ impl NeighborSettings {
             session,
             transport,
             rib: crate::rib::peer_config(neighbor, global.asn),
+            max_prefixes_restart: neighbor.max_prefixes_restart.map(|d| d.duration()),
         })
     }
 }

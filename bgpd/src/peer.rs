@@ -33,6 +33,7 @@ use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
 use crate::neighbor::NeighborSettings;
+use crate::ratelimit::{LogLimiter, Verdict};
 use crate::rib::{self, RibEvent};
 use crate::socket::{self, Md5Counters};
 
@@ -177,6 +178,8 @@ impl PeerHandle {
             generation: 0,
             status: status_tx,
             md5_baseline: None,
+            update_errors: LogLimiter::default(),
+            restart: None,
         };
         let task = tokio::spawn(task.run());
         PeerHandle {
@@ -263,6 +266,11 @@ struct PeerTask {
     status: watch::Sender<PeerStatus>,
     /// MD5 failure counters when the current connect attempt began (neighbors with a key).
     md5_baseline: Option<Md5Counters>,
+    /// Bounds the log lines of recoverable UPDATE errors (a flood of them is one summary).
+    update_errors: LogLimiter,
+    /// The delayed start after a `max_prefixes` stop (aborted by any other command that
+    /// starts or stops the session).
+    restart: Option<JoinHandle<()>>,
 }
 
 impl PeerTask {
@@ -274,6 +282,7 @@ impl PeerTask {
             tokio::select! {
                 command = self.commands.recv() => match command {
                     Some(PeerCommand::Shutdown(reason)) => {
+                        self.cancel_restart();
                         self.input(Input::Stop(reason));
                         self.flush_and_exit().await;
                         return;
@@ -341,14 +350,47 @@ impl PeerTask {
                 // Whatever the session decided, the socket held aside is not kept waiting.
                 self.pending_incoming = None;
             }
-            PeerCommand::Enable => self.input(Input::Start),
+            PeerCommand::Enable => {
+                self.cancel_restart();
+                self.input(Input::Start);
+            }
             PeerCommand::SoftReset => self.request_refresh(),
-            PeerCommand::Stop(reason) => self.input(Input::Stop(reason)),
+            PeerCommand::Stop(reason) => {
+                self.cancel_restart();
+                let max_prefixes = matches!(reason, StopReason::MaxPrefixes { .. });
+                self.input(Input::Stop(reason));
+                if max_prefixes {
+                    self.schedule_restart();
+                }
+            }
             PeerCommand::Reconfigure(settings) => {
                 self.session.set_config(settings.session.clone());
                 self.settings = *settings;
             }
             PeerCommand::Shutdown(_) => unreachable!("handled by the run loop"),
+        }
+    }
+
+    /// RFC 4486 §4 leaves restarting after Maximum Number of Prefixes Reached to the
+    /// operator: with `max_prefixes_restart` the session starts again after that delay.
+    fn schedule_restart(&mut self) {
+        let Some(delay) = self.settings.max_prefixes_restart else {
+            info!(peer = %self.settings.name, "stopped for max_prefixes: stays down until enabled");
+            return;
+        };
+        info!(peer = %self.settings.name, delay_s = delay.as_secs(), "stopped for max_prefixes: restart scheduled");
+        let commands = self.own_commands.clone();
+        self.restart = Some(tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            if let Some(commands) = commands.upgrade() {
+                let _ = commands.send(PeerCommand::Enable).await;
+            }
+        }));
+    }
+
+    fn cancel_restart(&mut self) {
+        if let Some(restart) = self.restart.take() {
+            restart.abort();
         }
     }
 
@@ -523,7 +565,10 @@ impl PeerTask {
                 }
                 let peer = self.id;
                 match message {
-                    Message::Update(update) => {
+                    Message::Update(mut update) => {
+                        if let Some(local) = self.connection(id).and_then(|c| c.local) {
+                            update.check_next_hop_not_local(local);
+                        }
                         self.update(&update);
                         permit.send(RibEvent::Update { peer, update });
                     }
@@ -546,11 +591,23 @@ impl PeerTask {
             info!(peer = %self.settings.name, afi_safi = %family, "End-of-RIB received");
         }
         for error in &update.errors {
-            warn!(peer = %self.settings.name, error = %error, "UPDATE error handled per RFC 7606");
+            match self.update_errors.check(Instant::now()) {
+                Verdict::Suppress => {}
+                verdict => {
+                    if let Verdict::LogAfterSuppressed(count) = verdict {
+                        self.report_suppressed(count);
+                    }
+                    warn!(peer = %self.settings.name, error = %error, "UPDATE error handled per RFC 7606");
+                }
+            }
         }
         let announced = update.announced.len() + update.mp_reach.as_ref().map_or(0, |r| r.len());
         self.status
             .send_modify(|status| status.prefixes_received += announced as u64);
+    }
+
+    fn report_suppressed(&self, count: u64) {
+        warn!(peer = %self.settings.name, suppressed = count, "repeated UPDATE errors suppressed");
     }
 
     /// Feeds the session and carries out what it returns.
@@ -625,6 +682,9 @@ impl PeerTask {
                     }
                 }
                 Action::Down(reason) => {
+                    if let Some(count) = self.update_errors.take_suppressed() {
+                        self.report_suppressed(count);
+                    }
                     info!(peer = %self.settings.name, %reason, "session down");
                     self.rib_outbox.push(RibEvent::PeerDown { peer: self.id });
                     self.status.send_modify(|status| {
@@ -779,7 +839,8 @@ fn is_error(from: State, reason: &Reason) -> bool {
         Reason::HoldTimerExpired
         | Reason::SendHoldTimerExpired
         | Reason::ErrorSent(_)
-        | Reason::NotificationReceived(_) => true,
+        | Reason::NotificationReceived(_)
+        | Reason::Stopped(StopReason::MaxPrefixes { .. }) => true,
         Reason::TcpFailed => from >= State::OpenSent,
         _ => false,
     }

@@ -251,6 +251,8 @@ fn node_peerings(
                     connect_retry: Timers::DEFAULT_CONNECT_RETRY,
                 },
                 max_prefixes: None,
+                max_prefixes_restart: None,
+                send_hold_time: None,
                 add_path: AddPath::None,
                 communities: cluster.communities.clone(),
                 import: Vec::new(),

@@ -43,6 +43,8 @@ pub enum NeighborField {
     Keepalive,
     ConnectRetry,
     MaxPrefixes,
+    MaxPrefixesRestart,
+    SendHoldTime,
     AddPath,
     Communities,
     Import,
@@ -68,6 +70,8 @@ impl NeighborField {
             NeighborField::Keepalive => "keepalive",
             NeighborField::ConnectRetry => "connect_retry",
             NeighborField::MaxPrefixes => "max_prefixes",
+            NeighborField::MaxPrefixesRestart => "max_prefixes_restart",
+            NeighborField::SendHoldTime => "send_hold_time",
             NeighborField::AddPath => "add_path",
             NeighborField::Communities => "communities",
             NeighborField::Import => "import",
@@ -86,7 +90,9 @@ impl NeighborField {
             | NeighborField::TtlSecurity
             | NeighborField::Keepalive
             | NeighborField::ConnectRetry
-            | NeighborField::MaxPrefixes => Effect::Live,
+            | NeighborField::MaxPrefixes
+            | NeighborField::MaxPrefixesRestart
+            | NeighborField::SendHoldTime => Effect::Live,
             // RFC 4456 §6: reflection depends on whether the peer is a client. Policy is
             // ours alone (RFC 4271 §9.1): a new import policy is run again over the
             // Adj-RIB-In, which keeps every route received (§3.2), and a new export policy
@@ -352,6 +358,8 @@ fn neighbor_fields(old: &Neighbor, new: &Neighbor) -> Vec<NeighborField> {
                 connect_retry,
             },
         max_prefixes,
+        max_prefixes_restart,
+        send_hold_time,
         add_path,
         communities,
         import,
@@ -384,6 +392,14 @@ fn neighbor_fields(old: &Neighbor, new: &Neighbor) -> Vec<NeighborField> {
         (
             NeighborField::MaxPrefixes,
             *max_prefixes != new.max_prefixes,
+        ),
+        (
+            NeighborField::MaxPrefixesRestart,
+            *max_prefixes_restart != new.max_prefixes_restart,
+        ),
+        (
+            NeighborField::SendHoldTime,
+            *send_hold_time != new.send_hold_time,
         ),
         (NeighborField::AddPath, *add_path != new.add_path),
         (NeighborField::Communities, *communities != new.communities),

@@ -50,5 +50,6 @@ pub use policy::{Policy, PolicyAction, PrefixList, PrefixRange};
 pub use source::{ConfigSource, SourceEvent};
 pub use types::{
     AddPath, Community, HoldTime, InterfaceName, InterfacePattern, LogFormat, LogLevel,
-    NextHopMode, Password, PeerAddress, RestartTime, RouteProtocol, TtlSecurity,
+    NextHopMode, Password, PeerAddress, RestartDelay, RestartTime, RouteProtocol, SendHoldTime,
+    TtlSecurity,
 };

@@ -15,7 +15,7 @@ use proto::{AfiSafiSet, Asn, ClusterId, RouterId};
 use crate::policy::Policy;
 use crate::types::{
     AddPath, Community, HoldTime, InterfacePattern, LogFormat, LogLevel, NextHopMode, Password,
-    PeerAddress, RestartTime, RouteProtocol, TtlSecurity,
+    PeerAddress, RestartDelay, RestartTime, RouteProtocol, SendHoldTime, TtlSecurity,
 };
 
 /// A whole, checked configuration.
@@ -132,6 +132,12 @@ pub struct Neighbor {
     pub timers: Timers,
     /// Cease / Maximum Number of Prefixes Reached (RFC 4486 §4) above this many.
     pub max_prefixes: Option<NonZeroU32>,
+    /// After a `max_prefixes` stop, start the session again after this long; `None`: it stays
+    /// down until an operator enables or resets it (RFC 4486 §4 leaves this to the operator).
+    pub max_prefixes_restart: Option<RestartDelay>,
+    /// RFC 9687 send hold time: a neighbor that takes no data for this long is dropped;
+    /// `None`: the RFC's max(8 minutes, 2 × hold time).
+    pub send_hold_time: Option<SendHoldTime>,
     pub add_path: AddPath,
     /// Added to what we advertise to this neighbor, before the export policies run.
     pub communities: Vec<Community>,

@@ -127,6 +127,8 @@ pub(crate) struct RawNeighbor {
     pub keepalive: Option<i64>,
     pub connect_retry: Option<i64>,
     pub max_prefixes: Option<i64>,
+    pub max_prefixes_restart: Option<i64>,
+    pub send_hold_time: Option<i64>,
     pub add_path: Option<AddPath>,
     pub communities: Option<Vec<String>>,
     pub import: Option<Vec<String>>,

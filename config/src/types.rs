@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::net::IpAddr;
+use std::num::NonZeroU16;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -87,6 +88,47 @@ impl RestartTime {
     pub fn seconds(self) -> u16 {
         self.0
     }
+}
+
+/// How long a session stopped for `max_prefixes` stays down before it starts again: 1 to
+/// 65535 seconds (RFC 4486 §4 leaves the choice to the operator).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RestartDelay(NonZeroU16);
+
+impl RestartDelay {
+    pub(crate) fn parse(seconds: i64) -> Result<RestartDelay, ErrorKind> {
+        nonzero_seconds(seconds, "1..=65535; omit to stay down").map(RestartDelay)
+    }
+
+    pub fn duration(self) -> Duration {
+        Duration::from_secs(u64::from(self.0.get()))
+    }
+}
+
+/// The RFC 9687 send hold time, in seconds (at least 1; the RFC recommends no less than
+/// 8 minutes in production).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SendHoldTime(NonZeroU16);
+
+impl SendHoldTime {
+    pub(crate) fn parse(seconds: i64) -> Result<SendHoldTime, ErrorKind> {
+        nonzero_seconds(seconds, "1..=65535; omit for max(480, 2 × hold_time)").map(SendHoldTime)
+    }
+
+    pub fn duration(self) -> Duration {
+        Duration::from_secs(u64::from(self.0.get()))
+    }
+}
+
+/// 1 to 65535 seconds; `allowed` describes the range in the error.
+fn nonzero_seconds(seconds: i64, allowed: &'static str) -> Result<NonZeroU16, ErrorKind> {
+    u16::try_from(seconds)
+        .ok()
+        .and_then(NonZeroU16::new)
+        .ok_or(ErrorKind::OutOfRange {
+            value: seconds,
+            allowed,
+        })
 }
 
 /// GTSM (RFC 5082 §3): the number of hops the neighbor may be away; we accept packets with

@@ -54,6 +54,14 @@ fn neighbor_fields_and_their_effects() {
             "neighbor tor1 (10.0.0.1) changed: max_prefixes (Live)",
         ),
         (
+            "max_prefixes_restart = 30",
+            "neighbor tor1 (10.0.0.1) changed: max_prefixes_restart (Live)",
+        ),
+        (
+            "send_hold_time = 600",
+            "neighbor tor1 (10.0.0.1) changed: send_hold_time (Live)",
+        ),
+        (
             "communities = [\"64512:1\"]",
             "neighbor tor1 (10.0.0.1) changed: communities (Readvertise)",
         ),

@@ -12,6 +12,8 @@
 //! - [`kernel_routes`]: a namespace's routing table, typed.
 //! - [`Starling`]: our own `bgpd`, configured from the same specs, queried through `bgpctl`.
 //! - [`Etcd`]: a single-member etcd.
+//! - [`RawPeer`]: a hand-driven BGP connection for hostile-input tests; [`Observer`] keeps
+//!   one alive and records what it receives.
 //! - [`Relay`]: a TCP relay that records both directions of a BGP session (golden captures).
 //! - [`wait_until`]: bounded polling with the last observation in the timeout error.
 //! - [`lab_available`]: skip (or fail under `CI=true`) when root or a daemon is missing.
@@ -26,6 +28,7 @@ pub mod kernel;
 pub mod lab;
 pub mod peer;
 pub mod process;
+pub mod raw_peer;
 pub mod relay;
 pub mod require;
 pub mod spec;
@@ -43,6 +46,7 @@ pub use kernel::{
 pub use lab::{lab_namespaces, AddressPair, Host, IpVersion, Lab, Link};
 pub use peer::{family_of, BgpPeer, BgpRoute, Origin, PeerKind, SessionState};
 pub use process::Process;
+pub use raw_peer::{Ending, Observer, RawPeer};
 pub use relay::Relay;
 pub use require::{lab_available, Tool};
 pub use spec::{

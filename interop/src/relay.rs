@@ -126,7 +126,9 @@ fn open_log(path: &Path) -> Result<File> {
 }
 
 /// Moves the calling thread (only) into the namespace at `netns`.
-fn enter_netns(netns: &Path) -> Result<()> {
+/// Moves the calling thread into the network namespace at `netns` (sockets it creates
+/// afterwards belong there for good).
+pub(crate) fn enter_netns(netns: &Path) -> Result<()> {
     let file = File::open(netns).map_err(|e| LabError::io(format!("open {netns:?}"), e))?;
     // SAFETY: setns(2) on a valid open namespace fd; it changes only this thread's network
     // namespace, which owns no Rust state.

@@ -1,6 +1,8 @@
 //! One test per RFC 7606 rule (and the RFC 4271 / 4760 / 6793 / 7607 / 8092 rules it builds
 //! on): each feeds a malformed UPDATE body and checks the outcome, through one `check` helper.
 
+use std::net::{IpAddr, Ipv4Addr};
+
 use bytes::Bytes;
 use proto::attr::{AsPath, AttrType, MpReach, MpUnreach};
 use proto::notification::{ErrorCode, UpdateError};
@@ -574,6 +576,60 @@ fn rfc7606_7_2_confed_segment_from_external_peer_is_treat_as_withdraw() {
         ),
     );
     check_as_path(ibgp(), path, clean());
+}
+
+#[test]
+fn rfc4271_5_1_2_empty_as_path_from_external_peer_is_treat_as_withdraw() {
+    let empty_path = &[0x40, 0x02, 0x00]; // AS_PATH, length 0
+    check_as_path(ebgp(), empty_path, malformed_as_path());
+    check_as_path(ibgp(), empty_path, clean());
+}
+
+#[test]
+fn rfc4271_6_3_next_hop_that_is_our_own_address_is_ignored() {
+    let ours: IpAddr = Ipv4Addr::new(192, 0, 2, 1).into(); // NEXT_HOP's address
+    let ours_v6: IpAddr = "2001:db8::1".parse().expect("address"); // MP_REACH's next hop
+    let other: IpAddr = Ipv4Addr::new(192, 0, 2, 9).into();
+    let local_next_hop = |attribute| one(attribute, Action::TreatAsWithdraw, Reason::LocalNextHop);
+    /// (local address, attributes, NLRI field, expected)
+    type Case<'a> = (IpAddr, &'a [&'a [u8]], &'a [u8], Expect);
+    let cases: [Case; 5] = [
+        (
+            ours,
+            &[ORIGIN, AS_PATH, NEXT_HOP],
+            NLRI,
+            local_next_hop(AttrType::NEXT_HOP),
+        ),
+        (other, &[ORIGIN, AS_PATH, NEXT_HOP], NLRI, clean()),
+        // A NEXT_HOP without NLRI in the NLRI field is not used.
+        (
+            ours,
+            &[ORIGIN, AS_PATH, NEXT_HOP, MP_REACH_V6],
+            NO_NLRI,
+            clean(),
+        ),
+        (
+            ours_v6,
+            &[ORIGIN, AS_PATH, MP_REACH_V6],
+            NO_NLRI,
+            local_next_hop(AttrType::MP_REACH_NLRI),
+        ),
+        (other, &[ORIGIN, AS_PATH, MP_REACH_V6], NO_NLRI, clean()),
+    ];
+    for (local, attributes, nlri, expected) in cases {
+        let mut update =
+            Update::decode(&Bytes::from(body(&[], attributes, nlri)), &ebgp()).expect("decodes");
+        update.check_next_hop_not_local(local);
+        let found: Vec<_> = update
+            .errors
+            .iter()
+            .map(|e| (e.attribute, e.action, e.reason))
+            .collect();
+        match expected {
+            Expect::Errors(errors) => assert_eq!(found, errors, "local {local}"),
+            Expect::Reset(_) => unreachable!("no reset case"),
+        }
+    }
 }
 
 #[test]

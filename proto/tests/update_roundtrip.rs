@@ -157,7 +157,8 @@ fn segment(kind: SegmentType, asn: BoxedStrategy<Asn>) -> impl Strategy<Value = 
 }
 
 /// Confederation segments only from internal peers, leading the path and with 2-octet AS
-/// numbers (the only ones RFC 6793 can carry to an OLD speaker).
+/// numbers (the only ones RFC 6793 can carry to an OLD speaker). An external peer's path is
+/// never empty (it prepends its own AS, RFC 4271 §5.1.2).
 fn as_path(p: SessionParams) -> impl Strategy<Value = AsPath> {
     let confed_count = if p.external { 0..1 } else { 0..3 };
     let confed_asn = (1u32..=65535).prop_map(Asn).boxed();
@@ -173,7 +174,7 @@ fn as_path(p: SessionParams) -> impl Strategy<Value = AsPath> {
             segment(SegmentType::AsSequence, asn().boxed()),
             segment(SegmentType::AsSet, asn().boxed()),
         ],
-        0..4,
+        if p.external { 1..4 } else { 0..4 },
     );
     (confed, rest).prop_map(|(mut segments, rest)| {
         segments.extend(rest);

@@ -15,7 +15,9 @@ use super::policy::{references, Definitions, Direction};
 use crate::error::{ErrorKind, KeyPath, Problems};
 use crate::model::{Global, Neighbor, Timers};
 use crate::raw::RawNeighbor;
-use crate::types::{AddPath, HoldTime, NextHopMode, Password, PeerAddress, TtlSecurity};
+use crate::types::{
+    AddPath, HoldTime, NextHopMode, Password, PeerAddress, RestartDelay, SendHoldTime, TtlSecurity,
+};
 
 /// A neighbor whose timers are not yet resolved: a datastore peer takes its default hold time
 /// from the cluster settings, which may arrive after it.
@@ -174,6 +176,18 @@ pub(crate) fn neighbor_draft(
                 allowed: "1..=4294967295; omit for no limit",
             })
     });
+    let max_prefixes_restart = optional(
+        raw.max_prefixes_restart,
+        &path.key("max_prefixes_restart"),
+        problems,
+        |s| RestartDelay::parse(*s),
+    );
+    let send_hold_time = optional(
+        raw.send_hold_time,
+        &path.key("send_hold_time"),
+        problems,
+        |s| SendHoldTime::parse(*s),
+    );
     let communities = communities(raw.communities, &path.key("communities"), problems);
     let import = references(raw.import, path, Direction::Import, definitions, problems);
     let export = references(raw.export, path, Direction::Export, definitions, problems);
@@ -227,6 +241,8 @@ pub(crate) fn neighbor_draft(
             connect_retry: connect_retry?.unwrap_or(Timers::DEFAULT_CONNECT_RETRY),
         },
         max_prefixes: max_prefixes?,
+        max_prefixes_restart: max_prefixes_restart?,
+        send_hold_time: send_hold_time?,
         add_path: raw.add_path.unwrap_or(AddPath::None),
         communities: communities?,
         import: import?,

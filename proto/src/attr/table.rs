@@ -327,6 +327,12 @@ fn decode_as_path(d: &mut AttrDecoder<'_>, value: &[u8]) -> Result<(), Fault> {
     if d.params.external && path.has_confed_segments() {
         return Err(Fault::Malformed(Reason::ConfedSegmentFromExternalPeer));
     }
+    // RFC 4271 §5.1.2(b): an external peer prepends its own AS, so an empty path from one is
+    // malformed (§6.3 Malformed AS_PATH, treat-as-withdraw by RFC 7606 §7.2). Whether the
+    // first AS is the peer's (the §6.3 MAY) is not checked: route servers leave it out.
+    if d.params.external && path.is_empty() {
+        return Err(Fault::Malformed(Reason::MalformedAsPath));
+    }
     d.attributes.as_path = Some(path);
     Ok(())
 }

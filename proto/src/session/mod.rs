@@ -87,7 +87,9 @@ pub enum StopReason {
     /// the session restarts.
     ConfigurationChanged,
     /// The peer sent more prefixes than allowed (Cease / Maximum Number of Prefixes Reached).
-    /// The data field carries AFI, SAFI and the limit (RFC 4486 §4).
+    /// The data field carries AFI, SAFI and the limit (RFC 4486 §4). The session stays down:
+    /// restarting it at once would only repeat the overflow, so whether and when it restarts
+    /// is the driver's decision (a configured delay, or the operator).
     MaxPrefixes { notification_data: bytes::Bytes },
     /// The daemon cannot keep up (Cease / Out of Resources).
     OutOfResources,
@@ -123,7 +125,9 @@ impl StopReason {
     pub fn restarts(&self) -> bool {
         !matches!(
             self,
-            StopReason::AdministrativeShutdown(_) | StopReason::Deconfigured
+            StopReason::AdministrativeShutdown(_)
+                | StopReason::Deconfigured
+                | StopReason::MaxPrefixes { .. }
         )
     }
 }

@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::notification::{Notification, OpenError};
+use crate::notification::{CeaseError, Notification, OpenError};
 use crate::types::{AfiSafi, AfiSafiSet, Asn, RouterId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -426,6 +426,32 @@ fn administrative_reset_restarts() {
     assert_eq!(pair.a.state(), State::Established);
 }
 
+#[test]
+fn max_prefixes_stays_down_until_started_again() {
+    let mut pair = ebgp_pair();
+    pair.start_both();
+    pair.run_for(Duration::from_secs(1));
+    pair.input(
+        Side::A,
+        Input::Stop(StopReason::MaxPrefixes {
+            notification_data: bytes::Bytes::from_static(&[0, 1, 1, 0, 0, 0, 2]),
+        }),
+    );
+    let sent = pair.sent_notifications(Side::A);
+    assert_eq!(
+        sent[0].code,
+        ErrorCode::Cease(CeaseError::MaximumPrefixesReached)
+    );
+    pair.run_for(Duration::from_secs(600));
+    assert_eq!(pair.a.state(), State::Idle);
+    assert_eq!(pair.count(Side::A, is_up), 1);
+    // The driver's restart (after its configured delay) is a Start.
+    pair.input(Side::A, Input::Start);
+    pair.run_for(Duration::from_secs(60));
+    assert_eq!(pair.count(Side::A, is_up), 2);
+    assert_eq!(pair.a.state(), State::Established);
+}
+
 /// Runs A against a B whose OPEN is altered by `tweak`, and returns the NOTIFICATION A sent.
 fn open_error(a: SessionConfig, b: SessionConfig) -> Notification {
     let mut b = b;
@@ -506,6 +532,29 @@ fn keepalive_in_open_sent_is_a_finite_state_machine_error() {
         ErrorCode::FiniteStateMachine(crate::notification::FsmError::UnexpectedMessageInOpenSent)
     );
     assert_eq!(pair.a.state(), State::Idle);
+}
+
+#[test]
+fn a_connection_that_never_sends_open_expires_after_the_open_hold_time() {
+    // RFC 4271 §8.2.2 (Connect/Active state, TCP up): the hold timer is set to a large value
+    // (4 minutes suggested) until the peer's OPEN arrives.
+    let mut pair = Pair::new(
+        config(65001, [10, 0, 0, 1], 65002),
+        config(65002, [10, 0, 0, 2], 65001),
+    );
+    pair.input(Side::A, Input::Start);
+    // B never hears of it: the connection is up and B says nothing.
+    pair.queue.clear();
+    pair.input(Side::A, Input::TcpConnected(ConnectionId::Outgoing));
+    pair.run_for(Duration::from_secs(239));
+    assert_eq!(pair.a.state(), State::OpenSent);
+    assert!(pair.sent_notifications(Side::A).is_empty());
+    pair.run_for(Duration::from_secs(2));
+    assert_eq!(
+        pair.sent_notifications(Side::A)[0].code,
+        ErrorCode::HoldTimerExpired
+    );
+    assert_ne!(pair.a.state(), State::OpenSent);
 }
 
 #[test]

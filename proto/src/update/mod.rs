@@ -19,13 +19,15 @@
 pub mod builder;
 pub mod rfc7606;
 
+use std::net::IpAddr;
+
 use bytes::{BufMut, Bytes, BytesMut};
 use ipnet::Ipv4Net;
 use nom::multi::length_data;
 use nom::number::complete::be_u16;
 
 use crate::attr::decode::decode_attributes;
-use crate::attr::{put_header, AttrFlags, AttrType, Attributes, MpReach, MpUnreach};
+use crate::attr::{put_header, AttrFlags, AttrType, Attributes, MpReach, MpUnreach, NextHop};
 use crate::error::{DecodeError, EncodeError};
 use crate::header::{begin_message, finish_message, MessageType};
 use crate::nlri::{self, Nlri};
@@ -155,6 +157,43 @@ impl Update {
     /// and `mp_reach` is to be handled as withdrawn.
     pub fn strongest_action(&self) -> Option<Action> {
         self.errors.iter().map(|e| e.action).max()
+    }
+
+    /// RFC 4271 §6.3: a next hop that is the receiving speaker's own address is semantically
+    /// incorrect; the routes SHOULD be ignored and no NOTIFICATION sent. Decoding does not
+    /// know our address, so the driver calls this with the connection's local address; a
+    /// match is recorded as [`Action::TreatAsWithdraw`] (the routes are not used), for the
+    /// NEXT_HOP attribute or the MP_REACH_NLRI next hop.
+    pub fn check_next_hop_not_local(&mut self, local: IpAddr) {
+        let classic = !self.announced.is_empty()
+            && self
+                .attributes
+                .next_hop
+                .is_some_and(|next_hop| IpAddr::V4(next_hop) == local);
+        let multiprotocol = match &self.mp_reach {
+            Some(MpReach::Ipv4Unicast {
+                next_hop: NextHop::Ipv4(next_hop),
+                ..
+            }) => IpAddr::V4(*next_hop) == local,
+            Some(
+                MpReach::Ipv4Unicast {
+                    next_hop: NextHop::Ipv6(next_hop),
+                    ..
+                }
+                | MpReach::Ipv6Unicast { next_hop, .. },
+            ) => IpAddr::V6(next_hop.global) == local,
+            None => false,
+        };
+        let attribute = match (classic, multiprotocol) {
+            (true, _) => AttrType::NEXT_HOP,
+            (false, true) => AttrType::MP_REACH_NLRI,
+            (false, false) => return,
+        };
+        self.errors.push(AttrError::new(
+            Some(attribute),
+            Action::TreatAsWithdraw,
+            Reason::LocalNextHop,
+        ));
     }
 
     /// The families whose errors call for [`Action::AfiSafiDisable`].

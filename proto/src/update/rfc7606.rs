@@ -66,6 +66,10 @@ pub enum Reason {
     MpNlri,
     /// RFC 4760 §7: MP_(UN)REACH_NLRI for a family this speaker does not speak; ignored.
     UnsupportedFamily,
+    /// RFC 4271 §6.3: the next hop is the receiving speaker's own address (semantically
+    /// incorrect: the routes are ignored, no NOTIFICATION). Found by
+    /// [`crate::update::Update::check_next_hop_not_local`], not by decoding.
+    LocalNextHop,
 }
 
 impl Reason {
@@ -86,6 +90,7 @@ impl Reason {
             Reason::MpNextHopLength => "unexpected next hop length",
             Reason::MpNlri => "malformed NLRI",
             Reason::UnsupportedFamily => "address family not supported",
+            Reason::LocalNextHop => "next hop is our own address",
         }
     }
 }
@@ -147,6 +152,7 @@ impl AttrError {
             | Reason::MpNextHopLength
             | Reason::MpNlri
             | Reason::UnsupportedFamily => UpdateError::OptionalAttributeError,
+            Reason::LocalNextHop => UpdateError::InvalidNextHop,
         }
     }
 
