@@ -152,6 +152,7 @@ impl Neighbor {
             families: self.families,
             route_refresh: true,
             enhanced_route_refresh: self.enhanced_route_refresh,
+            graceful_restart: None,
             remote: Open::new(
                 Asn(self.asn),
                 HoldTime(90),
