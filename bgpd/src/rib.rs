@@ -321,6 +321,9 @@ impl RibTask {
                 } => {
                     warn!(%group, routes, %error, "routes could not be encoded and were withdrawn");
                 }
+                // Only produced after a graceful PeerDown or DeferSelection, which this task
+                // does not send yet.
+                RibOutput::StaleTimer { .. } | RibOutput::SelectionDeferralDone => {}
             }
         }
     }
