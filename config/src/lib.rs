@@ -47,5 +47,5 @@ pub use model::{
 pub use source::{ConfigSource, SourceEvent};
 pub use types::{
     AddPath, Community, HoldTime, InterfaceName, InterfacePattern, LogFormat, LogLevel,
-    NextHopMode, Password, PeerAddress, RestartTime, RouteProtocol, TtlSecurity,
+    LongLivedTime, NextHopMode, Password, PeerAddress, RestartTime, RouteProtocol, TtlSecurity,
 };
