@@ -14,6 +14,7 @@ pub mod logging;
 pub mod metrics;
 pub mod neighbor;
 pub mod peer;
+pub mod restart;
 pub mod rib;
 pub mod socket;
 pub mod systemd;

@@ -18,20 +18,18 @@
 //! negotiate long-lived graceful restart (§4.5, `Rib::flush`).
 //!
 //! Restarting speaker (RFC 4724 §4.1): after [`RibInput::DeferSelection`], decisions wait
-//! until every awaited neighbor sent End-of-RIB for each family of its session (a neighbor that
-//! does not offer graceful restart, or whose Restart State bit is set, is not waited for) or
-//! the daemon's selection deferral timer runs out ([`RibInput::SelectionDeferralExpired`]).
-//! Neighbors that come up meanwhile join their update group only once the deferred decisions
+//! until [`RibInput::EndSelectionDeferral`]: the daemon decides when (End-of-RIB from every
+//! neighbor it waits for, or its Selection_Deferral_Timer). Neighbors that come up meanwhile join their update group only once the deferred decisions
 //! have all run, so that their End-of-RIB follows the initial table; then
 //! [`RibOutput::SelectionDeferralDone`] tells the daemon it may sweep the kernel.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::Duration;
 
 use bytes::Bytes;
 use ipnet::IpNet;
 use proto::attr::Community;
-use proto::{AfiSafi, AfiSafiSet, PathId};
+use proto::{AfiSafi, PathId};
 
 use crate::attrs::{Attrs, PathAttrs};
 use crate::peer::{family_index, Peer};
@@ -58,12 +56,8 @@ pub(crate) enum Deferral {
     /// Decisions run as they come.
     #[default]
     Off,
-    /// Decisions wait. `awaiting`: per neighbor, the families whose End-of-RIB is still owed
-    /// (all of them until it comes up).
-    Waiting {
-        awaiting: HashMap<PeerId, AfiSafiSet>,
-        joins: Vec<(PeerId, Vec<Bytes>)>,
-    },
+    /// Decisions wait; `joins` came up meanwhile.
+    Waiting { joins: Vec<(PeerId, Vec<Bytes>)> },
     /// The deferral is over; the queued decisions run, then `joins` join their groups.
     Draining { joins: Vec<(PeerId, Vec<Bytes>)> },
 }
@@ -78,7 +72,7 @@ impl Deferral {
     pub fn joins_mut(&mut self) -> Option<&mut Vec<(PeerId, Vec<Bytes>)>> {
         match self {
             Deferral::Off => None,
-            Deferral::Waiting { joins, .. } | Deferral::Draining { joins } => Some(joins),
+            Deferral::Waiting { joins } | Deferral::Draining { joins } => Some(joins),
         }
     }
 
@@ -86,26 +80,15 @@ impl Deferral {
     pub fn holds(&self, peer: PeerId) -> bool {
         match self {
             Deferral::Off => false,
-            Deferral::Waiting { joins, .. } | Deferral::Draining { joins } => {
+            Deferral::Waiting { joins } | Deferral::Draining { joins } => {
                 joins.iter().any(|(id, _)| *id == peer)
             }
         }
     }
 
-    /// Ends the waiting when nothing is awaited any more.
-    fn settle(&mut self) {
-        if let Deferral::Waiting { awaiting, joins } = self {
-            if awaiting.is_empty() {
-                *self = Deferral::Draining {
-                    joins: std::mem::take(joins),
-                };
-            }
-        }
-    }
-
-    /// Ends the waiting whatever is still awaited.
-    fn expire(&mut self) {
-        if let Deferral::Waiting { joins, .. } = self {
+    /// Ends the waiting.
+    fn end(&mut self) {
+        if let Deferral::Waiting { joins } = self {
             *self = Deferral::Draining {
                 joins: std::mem::take(joins),
             };
@@ -145,54 +128,23 @@ impl Rib {
         self.peers.get(&peer).is_some_and(|p| !p.established)
     }
 
-    /// RFC 4724 §4.1: defer decisions until the awaited neighbors sent End-of-RIB.
-    pub(crate) fn defer_selection(&mut self, awaiting: Vec<PeerId>) -> Vec<RibOutput> {
-        let awaiting = awaiting
-            .into_iter()
-            .map(|peer| (peer, AfiSafiSet::ALL))
-            .collect();
-        self.deferral = Deferral::Waiting {
-            awaiting,
-            joins: Vec::new(),
-        };
-        self.deferral.settle();
-        self.release_deferred()
-    }
-
-    pub(crate) fn selection_deferral_expired(&mut self) -> Vec<RibOutput> {
-        self.deferral.expire();
-        self.release_deferred()
-    }
-
-    /// A neighbor came up during the deferral: whether we wait for its End-of-RIB (RFC 4724
-    /// §4.1: not when it does not offer graceful restart or is restarting itself).
-    pub(crate) fn deferral_peer_up(&mut self, peer: PeerId, families: AfiSafiSet, waits: bool) {
-        if let Deferral::Waiting { awaiting, .. } = &mut self.deferral {
-            if let Some(owed) = awaiting.get_mut(&peer) {
-                if waits {
-                    *owed = families;
-                } else {
-                    awaiting.remove(&peer);
-                }
-            }
+    /// RFC 4724 §4.1: defer decisions (until [`Rib::end_selection_deferral`]). Only before
+    /// any neighbor is up, so that nobody was sent End-of-RIB yet.
+    pub(crate) fn defer_selection(&mut self) {
+        if matches!(self.deferral, Deferral::Off) {
+            self.deferral = Deferral::Waiting { joins: Vec::new() };
         }
-        self.deferral.settle();
     }
 
-    /// End-of-RIB of `family` from `peer`: ends its stale routes of the family, and counts for
-    /// the deferral.
-    pub(crate) fn end_of_rib(&mut self, peer: PeerId, family: AfiSafi) -> Vec<RibOutput> {
+    pub(crate) fn end_selection_deferral(&mut self) -> Vec<RibOutput> {
+        self.deferral.end();
+        self.release_deferred()
+    }
+
+    /// End-of-RIB of `family` from `peer` (RFC 4724 §4.2): its routes of the family still
+    /// stale go.
+    pub(crate) fn end_of_rib(&mut self, peer: PeerId, family: AfiSafi) {
         self.remove_stale(peer, family);
-        if let Deferral::Waiting { awaiting, .. } = &mut self.deferral {
-            if let Some(owed) = awaiting.get_mut(&peer) {
-                owed.remove(family);
-                if owed.is_empty() {
-                    awaiting.remove(&peer);
-                }
-            }
-        }
-        self.deferral.settle();
-        self.release_deferred()
     }
 
     /// Once the deferral is over and its decisions have run: the held neighbors join their

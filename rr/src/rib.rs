@@ -115,11 +115,12 @@ pub enum RibInput {
     PeerDown { peer: PeerId, graceful: bool },
     /// The timer of a [`RibOutput::StaleTimer`] ran out.
     StaleTimeout { peer: PeerId, family: AfiSafi },
-    /// We are restarting (RFC 4724 §4.1): defer decisions until each of these neighbors has
-    /// sent End-of-RIB, or [`RibInput::SelectionDeferralExpired`].
-    DeferSelection { awaiting: Vec<PeerId> },
-    /// The selection deferral timer ran out: decide now.
-    SelectionDeferralExpired,
+    /// We are restarting (RFC 4724 §4.1): defer decisions, and the End-of-RIB of neighbors
+    /// that come up, until [`RibInput::EndSelectionDeferral`]. Apply it before any PeerUp.
+    DeferSelection,
+    /// End-of-RIB came from every neighbor waited for, or the Selection_Deferral_Timer ran
+    /// out: decide now; [`RibOutput::SelectionDeferralDone`] follows the last decision.
+    EndSelectionDeferral,
     /// An UPDATE, decoded, with its RFC 7606 errors.
     Update { peer: PeerId, update: Update },
     /// A ROUTE-REFRESH from the neighbor (RFC 2918, RFC 7313).
@@ -254,8 +255,11 @@ impl Rib {
                 self.peer_down(peer).map(|()| Vec::new())
             }
             RibInput::StaleTimeout { peer, family } => Ok(self.stale_timeout(peer, family)),
-            RibInput::DeferSelection { awaiting } => Ok(self.defer_selection(awaiting)),
-            RibInput::SelectionDeferralExpired => Ok(self.selection_deferral_expired()),
+            RibInput::DeferSelection => {
+                self.defer_selection();
+                Ok(Vec::new())
+            }
+            RibInput::EndSelectionDeferral => Ok(self.end_selection_deferral()),
             RibInput::Update { peer, update } => self.update(peer, update),
             RibInput::RouteRefresh { peer, refresh } => self.route_refresh(peer, refresh),
             RibInput::Originate { prefix, route } => {
@@ -384,13 +388,6 @@ impl Rib {
         } else if let Some(group) = self.groups.get_mut(&group) {
             group.join(id, Vec::new(), end_of_rib);
         }
-        // RFC 4724 §4.1: a neighbor without graceful restart, or restarting itself, is not
-        // waited for.
-        let waits = session
-            .graceful_restart
-            .as_ref()
-            .is_some_and(|restart| !restart.peer_restarting);
-        self.deferral_peer_up(id, session.families, waits);
         let reimport = returning.as_ref().is_some_and(|old| {
             old.config.import != config.import || old.config.allow_own_as != config.allow_own_as
         });
@@ -428,7 +425,6 @@ impl Rib {
             }
             outputs.extend(self.graceful_return(id));
         }
-        outputs.extend(self.release_deferred());
         outputs
     }
 
@@ -487,9 +483,15 @@ impl Rib {
 
     /// Removes `peer` from group `id`, and the group when it was the last member.
     pub(crate) fn leave_group(&mut self, peer: PeerId, id: GroupId) -> Option<Member> {
+        // Neighbors waiting for the end of a selection deferral will join it.
+        let awaited = self.deferral.joins_mut().is_some_and(|joins| {
+            joins.iter().any(|(other, _)| {
+                *other != peer && self.peers.get(other).is_some_and(|p| p.group == id)
+            })
+        });
         let group = self.groups.get_mut(&id)?;
         let member = group.members.remove(&peer);
-        if group.members.is_empty() {
+        if group.members.is_empty() && !awaited {
             // Nobody shares the view any more: its Adj-RIB-Out and log go with it.
             let key = group.key().clone();
             self.groups.remove(&id);
@@ -602,7 +604,7 @@ impl Rib {
             None => {}
         }
         if let Some(family) = end_of_rib {
-            outputs.extend(self.end_of_rib(id, family));
+            self.end_of_rib(id, family);
         }
         Ok(outputs)
     }

@@ -312,22 +312,16 @@ fn refreshed_long_lived_route_is_fresh_again() {
     );
 }
 
-/// RFC 4724 §4.1: a restarting speaker decides nothing and sends no End-of-RIB until every
-/// awaited neighbor sent its End-of-RIB for every family (a neighbor that is restarting itself
-/// is not waited for); then the table, then End-of-RIB, then the kernel may be swept.
+/// RFC 4724 §4.1: a restarting speaker decides nothing and sends no End-of-RIB while its
+/// selection is deferred (the daemon ends the deferral when End-of-RIB came from the
+/// neighbors it waits for, or on its timer); then the table, then End-of-RIB, then the kernel
+/// may be swept.
 #[test]
-fn selection_is_deferred_until_end_of_rib() {
-    let mut itself_restarting = restart(120, None);
-    itself_restarting.peer_restarting = true;
+fn selection_is_deferred_until_told() {
     let mut lab = check(
         &[],
         &[
-            (
-                RibInput::DeferSelection {
-                    awaiting: vec![PeerId(1), PeerId(2)],
-                },
-                &[],
-            ),
+            (RibInput::DeferSelection, &[]),
             (
                 RibInput::Originate {
                     prefix: net("10.244.9.0/24"),
@@ -335,59 +329,50 @@ fn selection_is_deferred_until_end_of_rib() {
                 },
                 &[],
             ),
-        ],
-    );
-    assert!(lab.rib.selection_deferred());
-    run_steps(
-        &mut lab,
-        &[
             (Lab::up_input_of(&restarting_client()), &[]),
-            (
-                Lab::up_input_of(
-                    &Neighbor::client(2, "10.0.1.2").graceful_restart(itself_restarting),
-                ),
-                &[],
-            ),
+            (Lab::up_input_of(&Neighbor::client(2, "10.0.1.2")), &[]),
             (
                 update(1, announce(&["10.244.0.0/24"], "10.0.1.1", path(&[]))),
                 &[],
             ),
             (end_of_rib(1, V4), &[]),
-            (
-                end_of_rib(1, V6),
-                &[
-                    "fib 10.244.0.0/24 -> 10.0.1.1",
-                    "selection deferral done",
-                    "1: + 10.244.0.0/24 via 10.0.1.1 path [] lp 100 orig 10.0.1.1 clusters 192.0.2.100",
-                    "1: + 10.244.9.0/24 via 10.0.0.254 path [] lp 100",
-                    "1: eor ipv4-unicast",
-                    "1: eor ipv6-unicast",
-                    "2: + 10.244.0.0/24 via 10.0.1.1 path [] lp 100 orig 10.0.1.1 clusters 192.0.2.100",
-                    "2: + 10.244.9.0/24 via 10.0.0.254 path [] lp 100",
-                    "2: eor ipv4-unicast",
-                    "2: eor ipv6-unicast",
-                ],
-            ),
+            (end_of_rib(1, V6), &[]),
         ],
+    );
+    assert!(lab.rib.selection_deferred());
+    run_steps(
+        &mut lab,
+        &[(
+            RibInput::EndSelectionDeferral,
+            &[
+                "fib 10.244.0.0/24 -> 10.0.1.1",
+                "selection deferral done",
+                "1: + 10.244.0.0/24 via 10.0.1.1 path [] lp 100 orig 10.0.1.1 clusters 192.0.2.100",
+                "1: + 10.244.9.0/24 via 10.0.0.254 path [] lp 100",
+                "1: eor ipv4-unicast",
+                "1: eor ipv6-unicast",
+                "2: + 10.244.0.0/24 via 10.0.1.1 path [] lp 100 orig 10.0.1.1 clusters 192.0.2.100",
+                "2: + 10.244.9.0/24 via 10.0.0.254 path [] lp 100",
+                "2: eor ipv4-unicast",
+                "2: eor ipv6-unicast",
+            ],
+        )],
     );
     assert!(!lab.rib.selection_deferred());
 }
 
-/// RFC 4724 §4.1: the selection deferral timer ends the wait for a neighbor that never came.
+/// A neighbor that goes down during the deferral is not joined to its group at its end.
 #[test]
-fn selection_deferral_timer_ends_the_wait() {
+fn neighbor_down_during_deferral() {
     check(
         &[],
         &[
-            (
-                RibInput::DeferSelection {
-                    awaiting: vec![PeerId(1)],
-                },
-                &[],
-            ),
+            (RibInput::DeferSelection, &[]),
+            (Lab::up_input_of(&Neighbor::client(1, "10.0.1.1")), &[]),
             (Lab::up_input_of(&Neighbor::client(2, "10.0.1.2")), &[]),
+            (down(1), &[]),
             (
-                RibInput::SelectionDeferralExpired,
+                RibInput::EndSelectionDeferral,
                 &[
                     "selection deferral done",
                     "2: eor ipv4-unicast",
