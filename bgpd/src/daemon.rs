@@ -927,8 +927,11 @@ impl Daemon {
         if self.config.global.graceful_restart.enabled {
             // RFC 4724 §4.2: neighbors keep our routes only when the TCP connection simply
             // ends; a Cease would make them drop them (we do not offer the RFC 8538 N bit).
-            // The sessions close with the process.
+            // The peer tasks end without a word; their connections close with them.
             info!("stopping for a graceful restart: sessions end without NOTIFICATION");
+            for (_, peer) in std::mem::take(&mut self.peers) {
+                peer.task.abort();
+            }
             for listener in &self.listeners {
                 listener.task.abort();
             }

@@ -26,7 +26,10 @@
 //! RIB starts with its selection deferred (RFC 4724 §4.1): [`Convergence`] then waits only for
 //! neighbors that negotiated graceful restart without the Restart State bit, bounded by
 //! `selection_deferral_time`; at convergence the deferral ends, and the FIB sweep follows the
-//! last deferred decision ([`RibOutput::SelectionDeferralDone`]).
+//! last deferred decision ([`RibOutput::SelectionDeferralDone`]). The sweep also waits (within
+//! the same bound) for End-of-RIB from neighbors that are restarting themselves: selection did
+//! not wait for them (it must not), but sweeping before their routes arrive would delete
+//! kernel routes they are about to confirm.
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -173,6 +176,8 @@ pub struct RibTask {
     stale_timers: HashMap<(PeerId, AfiSafi), tokio::time::Instant>,
     /// The deferred decisions have run: the FIB may sweep once their changes are queued.
     sweep_ready: bool,
+    /// Restarting neighbors (Restart State bit) whose End-of-RIB the sweep still waits for.
+    sweep_awaits: HashMap<PeerId, AfiSafiSet>,
     /// Graceful restart figures for `bgpctl show status` and the metrics.
     restart: Arc<RestartStatus>,
 }
@@ -193,6 +198,7 @@ impl RibTask {
             convergence: Convergence::new(std::time::Instant::now(), CONVERGENCE_TIMEOUT),
             stale_timers: HashMap::new(),
             sweep_ready: false,
+            sweep_awaits: HashMap::new(),
             restart: Arc::new(RestartStatus::default()),
         }
     }
@@ -249,9 +255,15 @@ impl RibTask {
                 continue;
             }
             self.forward_to_fib().await;
+            if self.rib.pending_decisions() > 0 {
+                // The end of a selection deferral queued the deferred decisions.
+                continue;
+            }
             let waiting = !self.blocked.is_empty() || !self.listings.is_empty();
             let convergence_at = tokio::time::Instant::from_std(self.convergence.deadline());
             let stale_at = self.stale_timers.values().min().copied();
+            let sweep_at =
+                (self.sweep_ready && !self.sweep_awaits.is_empty()).then_some(convergence_at);
             tokio::select! {
                 event = self.events.recv() => match event {
                     Some(event) => self.event(event),
@@ -266,6 +278,7 @@ impl RibTask {
                 }
                 () = tokio::time::sleep_until(convergence_at), if self.convergence.pending() => {}
                 () = sleep_until_some(stale_at), if stale_at.is_some() => {}
+                () = sleep_until_some(sweep_at), if sweep_at.is_some() => {}
             }
         }
     }
@@ -298,7 +311,12 @@ impl RibTask {
         if !self.sweep_ready || !self.fib_queue.is_empty() {
             return;
         }
+        let bounded = std::time::Instant::now() >= self.convergence.deadline();
+        if !self.sweep_awaits.is_empty() && !bounded {
+            return;
+        }
         self.sweep_ready = false;
+        self.sweep_awaits.clear();
         if let Some(fib) = &self.fib {
             // A FIB task that is gone has nothing to sweep.
             let _ = fib.send(FibCommand::InitialConvergenceDone).await;
@@ -354,6 +372,9 @@ impl RibTask {
                 let families = if waited {
                     negotiated.families
                 } else {
+                    if self.rib.selection_deferred() || self.sweep_ready {
+                        self.sweep_awaits.insert(peer, negotiated.families);
+                    }
                     AfiSafiSet::EMPTY
                 };
                 self.convergence.established(peer, families);
@@ -379,6 +400,7 @@ impl RibTask {
                 self.ready.remove(&peer);
                 self.peers.remove(&peer);
                 self.convergence.down(peer);
+                self.sweep_awaits.remove(&peer);
                 self.apply(RibInput::PeerDown { peer, graceful });
                 self.count_stale();
             }
@@ -386,6 +408,12 @@ impl RibTask {
                 let end_of_rib = update.end_of_rib_family();
                 if let Some(family) = end_of_rib {
                     self.convergence.end_of_rib(peer, family);
+                    if let Some(families) = self.sweep_awaits.get_mut(&peer) {
+                        families.remove(family);
+                        if families.is_empty() {
+                            self.sweep_awaits.remove(&peer);
+                        }
+                    }
                 }
                 self.apply(RibInput::Update { peer, update });
                 if end_of_rib.is_some() {
