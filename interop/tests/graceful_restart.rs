@@ -371,8 +371,9 @@ fn node_that_never_returns_loses_its_routes() {
     let (starling_a, _) = start_node(&lab, &a, &[&b.host]);
     let (_starling_b, _) = start_node(&lab, &b, &[&a.host]);
     wait_reachable(&lab, &b, &a);
-    stop(starling_a, libc::SIGKILL);
+    // From before the kill: the neighbor's timer starts when it sees the connection end.
     let stopped = Instant::now();
+    stop(starling_a, libc::SIGKILL);
     std::thread::sleep(RESTART_TIME / 2);
     assert!(
         has_bgp_route(&b.host, a.prefix),
