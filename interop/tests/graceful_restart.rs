@@ -105,6 +105,29 @@ fn start_node(lab: &Lab, node: &Node, neighbors: &[&Host]) -> (Starling, RouterS
     (starling, spec)
 }
 
+/// Two Starling nodes peering directly: the nodes and their daemons with their specs.
+type Mesh = ((Node, Starling, RouterSpec), (Node, Starling, RouterSpec));
+
+fn mesh(lab: &Lab) -> Mesh {
+    let a = node(lab, "a");
+    let b = node(lab, "b");
+    let (starling_a, spec_a) = start_node(lab, &a, &[&b.host]);
+    let (starling_b, spec_b) = start_node(lab, &b, &[&a.host]);
+    ((a, starling_a, spec_a), (b, starling_b, spec_b))
+}
+
+/// A reflector host, the nodes `a` and `b`, and the reflector spec with both as clients.
+fn reflector_of(lab: &Lab) -> (Host, Node, Node, RouterSpec) {
+    let rr = lab.host("rr").expect("host");
+    let a = node(lab, "a");
+    let b = node(lab, "b");
+    let mut rr_spec = RouterSpec::new(rr.ipv4, ASN)
+        .neighbor(client(&a.host))
+        .neighbor(client(&b.host));
+    rr_spec.cluster_id = Some(CLUSTER);
+    (rr, a, b, rr_spec)
+}
+
 /// A running ping stream from `from`'s pod to `to`'s.
 struct PingStream(Process);
 
@@ -262,10 +285,7 @@ fn mesh_node_restarts(test: &str, signal: i32) {
         return;
     }
     let lab = Lab::new().expect("lab");
-    let a = node(&lab, "a");
-    let b = node(&lab, "b");
-    let (starling_a, spec_a) = start_node(&lab, &a, &[&b.host]);
-    let (starling_b, _) = start_node(&lab, &b, &[&a.host]);
+    let ((a, starling_a, spec_a), (b, starling_b, _)) = mesh(&lab);
     let (lost, recovered) = restart_under_ping(
         &lab,
         (&b, &a),
@@ -296,13 +316,7 @@ fn reflector_restart_loses_no_packet() {
         return;
     }
     let lab = Lab::new().expect("lab");
-    let rr = lab.host("rr").expect("host");
-    let a = node(&lab, "a");
-    let b = node(&lab, "b");
-    let mut rr_spec = RouterSpec::new(rr.ipv4, ASN)
-        .neighbor(client(&a.host))
-        .neighbor(client(&b.host));
-    rr_spec.cluster_id = Some(CLUSTER);
+    let (rr, a, b, rr_spec) = reflector_of(&lab);
     let reflector = Starling::start_with(&lab, &rr, &rr_spec, &reflector_extra()).expect("rr");
     let (starling_a, _) = start_node(&lab, &a, &[&rr]);
     let (starling_b, _) = start_node(&lab, &b, &[&rr]);
@@ -325,13 +339,7 @@ fn helper_reflector(kind: PeerKind) {
         return;
     }
     let lab = Lab::new().expect("lab");
-    let rr = lab.host("rr").expect("host");
-    let a = node(&lab, "a");
-    let b = node(&lab, "b");
-    let mut rr_spec = RouterSpec::new(rr.ipv4, ASN)
-        .neighbor(client(&a.host))
-        .neighbor(client(&b.host));
-    rr_spec.cluster_id = Some(CLUSTER);
+    let (rr, a, b, rr_spec) = reflector_of(&lab);
     let _reflector = kind.start(&lab, &rr, rr_spec).expect("reflector");
     let (starling_a, spec_a) = start_node(&lab, &a, &[&rr]);
     let (starling_b, _) = start_node(&lab, &b, &[&rr]);
@@ -366,10 +374,7 @@ fn node_that_never_returns_loses_its_routes() {
         return;
     }
     let lab = Lab::new().expect("lab");
-    let a = node(&lab, "a");
-    let b = node(&lab, "b");
-    let (starling_a, _) = start_node(&lab, &a, &[&b.host]);
-    let (_starling_b, _) = start_node(&lab, &b, &[&a.host]);
+    let ((a, starling_a, _), (b, _starling_b, _)) = mesh(&lab);
     wait_reachable(&lab, &b, &a);
     // From before the kill: the neighbor's timer starts when it sees the connection end.
     let stopped = Instant::now();
@@ -405,10 +410,7 @@ fn two_nodes_restart_at_once() {
         return;
     }
     let lab = Lab::new().expect("lab");
-    let a = node(&lab, "a");
-    let b = node(&lab, "b");
-    let (starling_a, spec_a) = start_node(&lab, &a, &[&b.host]);
-    let (starling_b, spec_b) = start_node(&lab, &b, &[&a.host]);
+    let ((a, starling_a, spec_a), (b, starling_b, spec_b)) = mesh(&lab);
     wait_reachable(&lab, &a, &b);
     let ping = PingStream::start(&lab, &a, &b, "ping");
     std::thread::sleep(Duration::from_millis(500));
