@@ -22,7 +22,7 @@ use std::time::Duration;
 use config::source::{Origin, SourceEvent};
 use config::{Change, Config, Effect, KernelField, PeerAddress};
 use proto::session::StopReason;
-use proto::RouterId;
+use proto::{AfiSafiSet, RouterId};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, oneshot};
@@ -35,6 +35,7 @@ use crate::fib::{Fib, FibCommand, FibEntry, FibError, KernelRouteEvent};
 use crate::metrics;
 use crate::neighbor::{self, NeighborSettings};
 use crate::peer::{PeerCommand, PeerHandle};
+use crate::restart::{RestartBits, RestartStatus};
 use crate::rib::{self, RibEvent, RibTask, RouteQuery};
 use crate::socket;
 use crate::systemd::Notifier;
@@ -97,6 +98,10 @@ pub struct Daemon {
     fib_started: Option<config::Kernel>,
     /// Kernel routes originated into BGP now (kept by the task that forwards them).
     kernel_advertised: Arc<AtomicUsize>,
+    /// Graceful restart figures kept by the RIB task.
+    restart_status: Arc<RestartStatus>,
+    /// With graceful restart: the bits of our OPENs while we restart (RFC 4724 §3).
+    restart_bits: Option<RestartBits>,
     /// The RIB was told that the configured neighbors are all known (initial convergence).
     neighbors_known: bool,
 }
@@ -116,6 +121,7 @@ impl Daemon {
             .map_or(0, |d| d.as_nanos() as u64)
             ^ u64::from(std::process::id());
         let (rib, rib_task) = rib::new_task(&config, router_id);
+        let restart_status = rib_task.restart_status();
         Ok(Daemon {
             rib,
             rib_task: Some(rib_task),
@@ -123,6 +129,8 @@ impl Daemon {
             fib: None,
             fib_started: None,
             kernel_advertised: Arc::new(AtomicUsize::new(0)),
+            restart_status,
+            restart_bits: None,
             neighbors_known: false,
             config_path,
             file_config: config.clone(),
@@ -168,6 +176,7 @@ impl Daemon {
             None => None,
         };
         let kernel_task = self.start_fib().await?;
+        self.start_graceful_restart().await;
         let rib_task = self.rib_task.take().map(|task| tokio::spawn(task.run()));
         // Neighbors from the file start at once; the datastore's follow with its first snapshot
         // (from etcd, or from the saved cache while etcd is away).
@@ -255,6 +264,49 @@ impl Daemon {
             Arc::clone(&self.kernel_advertised),
         ));
         Ok(Some(task))
+    }
+
+    /// With graceful restart enabled we start as a restarting speaker (RFC 4724 §4.1): the RIB
+    /// defers selection, and our OPENs carry the Restart State bit and, per family, the
+    /// Forwarding State bit when our routes survived in the kernel (see `crate::restart`).
+    async fn start_graceful_restart(&mut self) {
+        let restart = self.config.global.graceful_restart;
+        if !restart.enabled {
+            return;
+        }
+        let forwarding_preserved = match (&self.fib, &self.config.kernel) {
+            (_, None) => AfiSafiSet::ALL,
+            (Some(fib), Some(kernel)) if kernel.persist_on_exit => {
+                // Right after start the FIB holds exactly what it adopted from the kernel.
+                let entries = fib_status(&fib.commands()).await.unwrap_or_default();
+                entries
+                    .iter()
+                    .filter(|entry| entry.installed)
+                    .map(|entry| rr::types::family_of(&entry.prefix))
+                    .collect()
+            }
+            _ => AfiSafiSet::EMPTY,
+        };
+        info!(
+            selection_deferral_time = restart.selection_deferral_time.as_secs(),
+            forwarding_preserved = ?forwarding_preserved,
+            "graceful restart: selection deferred until End-of-RIB from the neighbors"
+        );
+        self.restart_bits = Some(RestartBits {
+            forwarding_preserved,
+        });
+        if let Some(task) = self.rib_task.as_mut() {
+            task.defer_selection(restart.selection_deferral_time);
+        }
+    }
+
+    /// Our OPEN's restart bits while the restart is in progress.
+    fn restart_open(&self, settings: &mut NeighborSettings) {
+        if let Some(bits) = self.restart_bits {
+            if self.restart_status.restarting.load(Ordering::Relaxed) {
+                bits.apply(&mut settings.session.graceful_restart);
+            }
+        }
     }
 
     /// Tells the RIB once that every configured neighbor has been added.
@@ -497,7 +549,13 @@ impl Daemon {
             config_revision: self.config_revision,
             datastore_connected: self.datastore.as_ref().map(Datastore::connected),
         };
-        metrics::render(&info, &samples, self.config.global.metrics_neighbor_labels)
+        let mut page = metrics::render(&info, &samples, self.config.global.metrics_neighbor_labels);
+        metrics::render_graceful_restart(
+            &mut page,
+            self.restart_status.restarting.load(Ordering::Relaxed),
+            self.restart_status.stale_routes.load(Ordering::Relaxed),
+        );
+        page
     }
 
     fn status(&self) -> protocol::Status {
@@ -525,7 +583,7 @@ impl Daemon {
                 None => "off",
             }
             .to_owned(),
-            graceful_restart: "none".to_owned(),
+            graceful_restart: self.restart_status.state_name().to_owned(),
         }
     }
 
@@ -582,13 +640,15 @@ impl Daemon {
     }
 
     fn add_neighbor(&mut self, neighbor: &config::Neighbor) {
-        let settings = match NeighborSettings::new(&self.config.global, self.router_id, neighbor) {
-            Ok(settings) => settings,
-            Err(error) => {
-                error!(peer = %neighbor.name, %error, "neighbor not started");
-                return;
-            }
-        };
+        let mut settings =
+            match NeighborSettings::new(&self.config.global, self.router_id, neighbor) {
+                Ok(settings) => settings,
+                Err(error) => {
+                    error!(peer = %neighbor.name, %error, "neighbor not started");
+                    return;
+                }
+            };
+        self.restart_open(&mut settings);
         if let Some(key) = &settings.transport.md5_key {
             self.set_listener_key(&settings.name, settings.address.ip(), Some(key));
         }
@@ -812,13 +872,14 @@ impl Daemon {
     }
 
     fn change_neighbor(&mut self, old: &config::Neighbor, new: &config::Neighbor, reset: bool) {
-        let settings = match NeighborSettings::new(&self.config.global, self.router_id, new) {
+        let mut settings = match NeighborSettings::new(&self.config.global, self.router_id, new) {
             Ok(settings) => settings,
             Err(error) => {
                 error!(peer = %new.name, %error, "neighbor change not applied");
                 return;
             }
         };
+        self.restart_open(&mut settings);
         let Some(had_key) = self
             .peers
             .get(&old.address)
@@ -867,6 +928,19 @@ impl Daemon {
     }
 
     async fn shutdown(&mut self) {
+        if self.config.global.graceful_restart.enabled {
+            // RFC 4724 §4.2: neighbors keep our routes only when the TCP connection simply
+            // ends; a Cease would make them drop them (we do not offer the RFC 8538 N bit).
+            // The peer tasks end without a word; their connections close with them.
+            info!("stopping for a graceful restart: sessions end without NOTIFICATION");
+            for (_, peer) in std::mem::take(&mut self.peers) {
+                peer.task.abort();
+            }
+            for listener in &self.listeners {
+                listener.task.abort();
+            }
+            return;
+        }
         info!("stopping: closing every session");
         let peers = std::mem::take(&mut self.peers);
         let mut tasks = Vec::new();

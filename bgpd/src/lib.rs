@@ -16,6 +16,7 @@ pub mod neighbor;
 pub mod peer;
 pub mod policy;
 pub mod ratelimit;
+pub mod restart;
 pub mod rib;
 pub mod socket;
 pub mod systemd;

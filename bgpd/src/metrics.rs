@@ -79,6 +79,29 @@ pub fn render_fib(out: &mut String, fib: &FibSample) {
     }
 }
 
+/// Appends the graceful restart series (RFC 4724): whether selection is deferred after our
+/// restart, and the routes kept stale for restarting neighbors.
+pub fn render_graceful_restart(out: &mut String, restarting: bool, stale_routes: usize) {
+    family(
+        out,
+        "starling_graceful_restart_restarting",
+        "gauge",
+        "1 while route selection is deferred after our restart.",
+    );
+    let _ = writeln!(
+        out,
+        "starling_graceful_restart_restarting {}",
+        u8::from(restarting)
+    );
+    family(
+        out,
+        "starling_stale_routes",
+        "gauge",
+        "Routes kept stale for neighbors in graceful restart.",
+    );
+    let _ = writeln!(out, "starling_stale_routes {stale_routes}");
+}
+
 /// One neighbor's part of a page.
 pub struct NeighborSample<'a> {
     pub name: &'a str,

@@ -71,7 +71,10 @@ impl NeighborSettings {
                 restart_time: global.graceful_restart.restart_time.seconds(),
                 restarting: false,
                 forwarding_preserved: AfiSafiSet::EMPTY,
-                long_lived_stale_time: None,
+                long_lived_stale_time: global
+                    .graceful_restart
+                    .long_lived_time
+                    .map(|time| time.seconds()),
             });
         }
         let scope_id = match &neighbor.address.interface {

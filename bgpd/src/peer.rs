@@ -664,6 +664,7 @@ impl PeerTask {
                         status.prefixes_received = 0;
                         status.established_transitions += 1;
                     });
+                    self.restart_done(negotiated.families);
                     match link {
                         Some((local, writer)) => {
                             self.rib_outbox.push(RibEvent::PeerUp(Box::new(rib::PeerUp {
@@ -686,7 +687,10 @@ impl PeerTask {
                         self.report_suppressed(count);
                     }
                     info!(peer = %self.settings.name, %reason, "session down");
-                    self.rib_outbox.push(RibEvent::PeerDown { peer: self.id });
+                    self.rib_outbox.push(RibEvent::PeerDown {
+                        peer: self.id,
+                        graceful: reason.is_graceful(),
+                    });
                     self.status.send_modify(|status| {
                         status.established_at = None;
                         status.hold_time = None;
@@ -702,6 +706,19 @@ impl PeerTask {
                     self.status.send_modify(|status| status.state = to);
                 }
             }
+        }
+    }
+
+    /// RFC 4724 §3: the Restart State bit is for the OPEN after our restart only; from now on
+    /// our forwarding state is the running FIB's, so later sessions say it was preserved.
+    fn restart_done(&mut self, families: AfiSafiSet) {
+        let Some(restart) = self.settings.session.graceful_restart.as_mut() else {
+            return;
+        };
+        if restart.restarting || restart.forwarding_preserved != families {
+            restart.restarting = false;
+            restart.forwarding_preserved = families;
+            self.session.set_config(self.settings.session.clone());
         }
     }
 

@@ -19,10 +19,22 @@
 //! room in its queue (backpressure: a kernel that falls behind slows the RIB, which slows the
 //! peers). The End-of-RIBs received feed [`Convergence`]; once it is reached and every
 //! decision is made, the FIB is told to sweep the routes of an earlier run nobody claimed.
+//!
+//! Graceful restart (RFC 4724, RFC 9494; the decisions are `rr::restart`'s): a session that
+//! fails without a NOTIFICATION goes down `graceful`, and the RIB keeps the neighbor's routes
+//! stale; this task runs the stale timers the RIB asks for. With graceful restart enabled the
+//! RIB starts with its selection deferred (RFC 4724 §4.1): [`Convergence`] then waits only for
+//! neighbors that negotiated graceful restart without the Restart State bit, bounded by
+//! `selection_deferral_time`; at convergence the deferral ends, and the FIB sweep follows the
+//! last deferred decision ([`RibOutput::SelectionDeferralDone`]). The sweep also waits (within
+//! the same bound) for End-of-RIB from neighbors that are restarting themselves: selection did
+//! not wait for them (it must not), but sweeping before their routes arrive would delete
+//! kernel routes they are about to confirm.
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::num::NonZeroUsize;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,7 +44,7 @@ use proto::attr::{Community, LargeCommunity, Origin};
 use proto::route_refresh::RouteRefresh;
 use proto::session::{Negotiated, StopReason};
 use proto::update::Update;
-use proto::{ClusterId, RouterId};
+use proto::{AfiSafi, AfiSafiSet, ClusterId, RouterId};
 use rr::{
     AdjRibRoute, FibChange, Listing, LocalAddresses, LocalRoute, NextHopPolicy, PathAttrs,
     PeerConfig, PeerId, Rib, RibConfig, RibInput, RibOutput, RouteNextHop, RouteSource, RouteView,
@@ -45,6 +57,7 @@ use crate::control::protocol::{self, RouteTable};
 use crate::convergence::{Convergence, CONVERGENCE_TIMEOUT};
 use crate::fib::FibCommand;
 use crate::peer::PeerCommand;
+use crate::restart::RestartStatus;
 
 /// Inputs waiting for the RIB task; a full queue stops the peer tasks that send to it (each
 /// stops reading its socket), never drops an input.
@@ -72,8 +85,8 @@ const LISTING_EVERY: u32 = 16;
 pub enum RibEvent {
     /// A session reached Established (`proto::session::Action::Up`).
     PeerUp(Box<PeerUp>),
-    /// The session left Established.
-    PeerDown { peer: PeerId },
+    /// The session left Established; `graceful`: without a NOTIFICATION (RFC 4724 §4.2).
+    PeerDown { peer: PeerId, graceful: bool },
     /// A decoded UPDATE with its RFC 7606 errors.
     Update { peer: PeerId, update: Update },
     /// A ROUTE-REFRESH from the neighbor (RFC 2918, RFC 7313).
@@ -168,6 +181,14 @@ pub struct RibTask {
     configured: HashMap<IpNet, LocalRoute>,
     /// Prefixes with a kernel route matching `[kernel.advertise]`.
     kernel: HashSet<IpNet>,
+    /// Stale timers the RIB asked for (RFC 4724 §4.2, RFC 9494 §4.2), per neighbor and family.
+    stale_timers: HashMap<(PeerId, AfiSafi), tokio::time::Instant>,
+    /// The deferred decisions have run: the FIB may sweep once their changes are queued.
+    sweep_ready: bool,
+    /// Restarting neighbors (Restart State bit) whose End-of-RIB the sweep still waits for.
+    sweep_awaits: HashMap<PeerId, AfiSafiSet>,
+    /// Graceful restart figures for `bgpctl show status` and the metrics.
+    restart: Arc<RestartStatus>,
 }
 
 impl RibTask {
@@ -186,7 +207,25 @@ impl RibTask {
             convergence: Convergence::new(std::time::Instant::now(), CONVERGENCE_TIMEOUT),
             configured: HashMap::new(),
             kernel: HashSet::new(),
+            stale_timers: HashMap::new(),
+            sweep_ready: false,
+            sweep_awaits: HashMap::new(),
+            restart: Arc::new(RestartStatus::default()),
         }
+    }
+
+    /// The figures this task keeps up to date for the daemon.
+    pub fn restart_status(&self) -> Arc<RestartStatus> {
+        Arc::clone(&self.restart)
+    }
+
+    /// We are a restarting speaker (RFC 4724 §4.1): decisions, End-of-RIB to neighbors and the
+    /// FIB sweep wait for End-of-RIB from the neighbors, at most `selection_deferral_time`.
+    /// Call before the task runs.
+    pub fn defer_selection(&mut self, selection_deferral_time: Duration) {
+        self.convergence = Convergence::new(std::time::Instant::now(), selection_deferral_time);
+        self.apply(RibInput::DeferSelection);
+        self.restart.restarting.store(true, Ordering::Relaxed);
     }
 
     /// Hands forwarding changes to the FIB task from now on.
@@ -200,6 +239,7 @@ impl RibTask {
         retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut batches: u32 = 0;
         loop {
+            self.expire_stale_timers();
             if self.rib.pending_decisions() > 0 || !self.ready.is_empty() {
                 batches += 1;
                 if batches.is_multiple_of(LISTING_EVERY) {
@@ -226,8 +266,15 @@ impl RibTask {
                 continue;
             }
             self.forward_to_fib().await;
+            if self.rib.pending_decisions() > 0 {
+                // The end of a selection deferral queued the deferred decisions.
+                continue;
+            }
             let waiting = !self.blocked.is_empty() || !self.listings.is_empty();
             let convergence_at = tokio::time::Instant::from_std(self.convergence.deadline());
+            let stale_at = self.stale_timers.values().min().copied();
+            let sweep_at =
+                (self.sweep_ready && !self.sweep_awaits.is_empty()).then_some(convergence_at);
             tokio::select! {
                 event = self.events.recv() => match event {
                     Some(event) => self.event(event),
@@ -241,6 +288,8 @@ impl RibTask {
                     self.serve_listings();
                 }
                 () = tokio::time::sleep_until(convergence_at), if self.convergence.pending() => {}
+                () = sleep_until_some(stale_at), if stale_at.is_some() => {}
+                () = sleep_until_some(sweep_at), if sweep_at.is_some() => {}
             }
         }
     }
@@ -259,17 +308,56 @@ impl RibTask {
                 }
             }
         }
-        if !self.convergence.pending() || self.rib.pending_decisions() > 0 {
+        if self.convergence.pending() && self.rib.pending_decisions() == 0 {
+            if let Some(reason) = self.convergence.poll(std::time::Instant::now()) {
+                info!(reason = ?reason, fib_changes = self.fib_changes, "initial convergence");
+                if self.rib.selection_deferred() {
+                    // RFC 4724 §4.1: decide now; the sweep follows the last decision.
+                    self.apply(RibInput::EndSelectionDeferral);
+                } else {
+                    self.sweep_ready = true;
+                }
+            }
+        }
+        if !self.sweep_ready || !self.fib_queue.is_empty() {
             return;
         }
-        let Some(reason) = self.convergence.poll(std::time::Instant::now()) else {
+        let bounded = std::time::Instant::now() >= self.convergence.deadline();
+        if !self.sweep_awaits.is_empty() && !bounded {
             return;
-        };
-        info!(reason = ?reason, fib_changes = self.fib_changes, "initial convergence");
+        }
+        self.sweep_ready = false;
+        self.sweep_awaits.clear();
         if let Some(fib) = &self.fib {
             // A FIB task that is gone has nothing to sweep.
             let _ = fib.send(FibCommand::InitialConvergenceDone).await;
         }
+    }
+
+    /// Applies the stale timeouts that are due.
+    fn expire_stale_timers(&mut self) {
+        if self.stale_timers.is_empty() {
+            return;
+        }
+        let now = tokio::time::Instant::now();
+        let due: Vec<(PeerId, AfiSafi)> = self
+            .stale_timers
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(key, _)| *key)
+            .collect();
+        for (peer, family) in due {
+            self.stale_timers.remove(&(peer, family));
+            info!(%peer, afi_safi = %family, "stale timer expired");
+            self.apply(RibInput::StaleTimeout { peer, family });
+            self.count_stale();
+        }
+    }
+
+    fn count_stale(&self) {
+        self.restart
+            .stale_routes
+            .store(self.rib.stale_routes(), Ordering::Relaxed);
     }
 
     fn event(&mut self, event: RibEvent) {
@@ -285,7 +373,22 @@ impl RibTask {
                     commands,
                 } = *up;
                 let config = self.reconfigured.get(&peer).cloned().unwrap_or(config);
-                self.convergence.established(peer, negotiated.families);
+                // RFC 4724 §4.1: a restarting speaker waits for End-of-RIB only from neighbors
+                // that negotiated graceful restart and are not restarting themselves.
+                let waited = !self.rib.selection_deferred()
+                    || negotiated
+                        .graceful_restart
+                        .as_ref()
+                        .is_some_and(|restart| !restart.peer_restarting);
+                let families = if waited {
+                    negotiated.families
+                } else {
+                    if self.rib.selection_deferred() || self.sweep_ready {
+                        self.sweep_awaits.insert(peer, negotiated.families);
+                    }
+                    AfiSafiSet::EMPTY
+                };
+                self.convergence.established(peer, families);
                 let up = rr::PeerUp {
                     peer,
                     config,
@@ -301,22 +404,32 @@ impl RibTask {
                     },
                 );
                 self.apply(RibInput::PeerUp(Box::new(up)));
+                self.count_stale();
             }
-            RibEvent::PeerDown { peer } => {
+            RibEvent::PeerDown { peer, graceful } => {
                 self.blocked.remove(&peer);
                 self.ready.remove(&peer);
                 self.peers.remove(&peer);
                 self.convergence.down(peer);
-                self.apply(RibInput::PeerDown {
-                    peer,
-                    graceful: false,
-                });
+                self.sweep_awaits.remove(&peer);
+                self.apply(RibInput::PeerDown { peer, graceful });
+                self.count_stale();
             }
             RibEvent::Update { peer, update } => {
-                if let Some(family) = update.end_of_rib_family() {
+                let end_of_rib = update.end_of_rib_family();
+                if let Some(family) = end_of_rib {
                     self.convergence.end_of_rib(peer, family);
+                    if let Some(families) = self.sweep_awaits.get_mut(&peer) {
+                        families.remove(family);
+                        if families.is_empty() {
+                            self.sweep_awaits.remove(&peer);
+                        }
+                    }
                 }
                 self.apply(RibInput::Update { peer, update });
+                if end_of_rib.is_some() {
+                    self.count_stale();
+                }
             }
             RibEvent::RouteRefresh { peer, refresh } => {
                 self.apply(RibInput::RouteRefresh { peer, refresh });
@@ -363,6 +476,15 @@ impl RibTask {
                 // it was up, may still follow and needs none of it).
                 self.reconfigured.remove(&peer);
                 self.convergence.neighbor_removed(peer);
+                // A neighbor restarting when it is removed: its stale routes go now.
+                if self.rib.is_restarting(peer) {
+                    self.apply(RibInput::PeerDown {
+                        peer,
+                        graceful: false,
+                    });
+                    self.count_stale();
+                }
+                self.stale_timers.retain(|(id, _), _| *id != peer);
             }
             RibEvent::NeighborsKnown { neighbors } => {
                 for peer in neighbors {
@@ -443,6 +565,23 @@ impl RibTask {
                     error,
                 } => {
                     warn!(%group, routes, %error, "routes could not be encoded and were withdrawn");
+                }
+                RibOutput::StaleTimer {
+                    peer,
+                    family,
+                    after,
+                } => {
+                    info!(%peer, afi_safi = %family, seconds = after.as_secs(), "stale routes kept (graceful restart)");
+                    self.stale_timers
+                        .insert((peer, family), tokio::time::Instant::now() + after);
+                }
+                RibOutput::SelectionDeferralDone => {
+                    info!(
+                        fib_changes = self.fib_changes,
+                        "selection deferral done: End-of-RIB sent, kernel sweep next"
+                    );
+                    self.restart.restarting.store(false, Ordering::Relaxed);
+                    self.sweep_ready = true;
                 }
             }
         }
@@ -711,6 +850,14 @@ pub(crate) fn split_communities(
 
 /// The RIB task with the configured `[[route]]`s originated, and its queue; run it with
 /// [`RibTask::run`].
+/// Sleeps until `at`; `None` never comes (the caller guards the branch).
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
 pub fn new_task(config: &config::Config, router_id: RouterId) -> (mpsc::Sender<RibEvent>, RibTask) {
     let (sender, events) = mpsc::channel(RIB_QUEUE);
     let mut task = RibTask::new(rib_config(config, router_id), events);

@@ -50,6 +50,6 @@ pub use policy::{Policy, PolicyAction, PrefixList, PrefixRange};
 pub use source::{ConfigSource, SourceEvent};
 pub use types::{
     AddPath, Community, HoldTime, InterfaceName, InterfacePattern, LogFormat, LogLevel,
-    NextHopMode, Password, PeerAddress, RestartDelay, RestartTime, RouteProtocol, SendHoldTime,
-    TtlSecurity,
+    LongLivedTime, NextHopMode, Password, PeerAddress, RestartDelay, RestartTime, RouteProtocol,
+    SendHoldTime, TtlSecurity,
 };

@@ -14,8 +14,9 @@ use proto::{AfiSafiSet, Asn, ClusterId, RouterId};
 
 use crate::policy::Policy;
 use crate::types::{
-    AddPath, Community, HoldTime, InterfacePattern, LogFormat, LogLevel, NextHopMode, Password,
-    PeerAddress, RestartDelay, RestartTime, RouteProtocol, SendHoldTime, TtlSecurity,
+    AddPath, Community, HoldTime, InterfacePattern, LogFormat, LogLevel, LongLivedTime,
+    NextHopMode, Password, PeerAddress, RestartDelay, RestartTime, RouteProtocol, SendHoldTime,
+    TtlSecurity,
 };
 
 /// A whole, checked configuration.
@@ -69,6 +70,17 @@ impl Global {
 pub struct GracefulRestart {
     pub enabled: bool,
     pub restart_time: RestartTime,
+    /// Long-lived graceful restart (RFC 9494) stale time we offer; `None`: not offered.
+    pub long_lived_time: Option<LongLivedTime>,
+    /// How long a restarting speaker waits for End-of-RIB from its neighbors before it
+    /// decides and sweeps the kernel (RFC 4724 §4.1 Selection_Deferral_Timer).
+    pub selection_deferral_time: Duration,
+}
+
+impl GracefulRestart {
+    /// The Selection_Deferral_Timer when not configured: the restart time neighbors give us
+    /// is typically 120 s too (BIRD's and FRR's default restart time).
+    pub const DEFAULT_SELECTION_DEFERRAL_TIME: Duration = Duration::from_secs(120);
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

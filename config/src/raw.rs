@@ -47,6 +47,8 @@ pub(crate) struct RawGlobal {
 pub(crate) struct RawGracefulRestart {
     pub enabled: Option<bool>,
     pub restart_time: Option<i64>,
+    pub long_lived_time: Option<i64>,
+    pub selection_deferral_time: Option<i64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -64,6 +64,31 @@ impl fmt::Display for HoldTime {
     }
 }
 
+/// The Long-lived Stale Time of the long-lived graceful restart capability (RFC 9494 §3):
+/// 24 bits of seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LongLivedTime(u32);
+
+impl LongLivedTime {
+    /// RFC 9494 §3: the field is 24 bits wide.
+    pub const MAX: u32 = 0x00ff_ffff;
+
+    pub(crate) fn parse(seconds: i64) -> Result<LongLivedTime, ErrorKind> {
+        u32::try_from(seconds)
+            .ok()
+            .filter(|s| *s <= Self::MAX)
+            .map(LongLivedTime)
+            .ok_or(ErrorKind::OutOfRange {
+                value: seconds,
+                allowed: "0..=16777215",
+            })
+    }
+
+    pub fn seconds(self) -> u32 {
+        self.0
+    }
+}
+
 /// The Restart Time of the graceful restart capability (RFC 4724 §3): 12 bits of seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RestartTime(u16);

@@ -68,16 +68,22 @@ pub struct RouteEntry {
 
 /// Starling settings the common [`RouterSpec`] has no field for: TOML lines added to the
 /// `[[neighbor]]` table of the neighbor with this address (`max_prefixes = 2`,
-/// `communities = ["64512:7"]`), and whole tables put at the end of the file
-/// (`[[policy]]`, `[[prefix_list]]`).
+/// `communities = ["64512:7"]`), to `[global]` (`graceful_restart = { … }`), and whole
+/// tables at the end (`[kernel]`, `[[policy]]`, `[[prefix_list]]`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Extra {
     pub neighbor_lines: Vec<(IpAddr, String)>,
+    pub global_lines: Vec<String>,
     /// Whole TOML sections appended to the file (`[kernel]`, see [`KernelSpec`]).
     pub sections: Vec<String>,
 }
 
 impl Extra {
+    pub fn global(mut self, line: &str) -> Extra {
+        self.global_lines.push(line.to_owned());
+        self
+    }
+
     pub fn neighbor(mut self, address: IpAddr, line: &str) -> Extra {
         self.neighbor_lines.push((address, line.to_owned()));
         self
@@ -401,6 +407,9 @@ fn render_config(
     // Loopback of the host's own namespace: reachable only from inside it.
     let _ = writeln!(out, "metrics_listen = \"127.0.0.1:{METRICS_PORT}\"");
     let _ = writeln!(out, "log_level = \"debug\"");
+    for line in &extra.global_lines {
+        let _ = writeln!(out, "{line}");
+    }
     for neighbor in &spec.neighbors {
         render_neighbor(&mut out, neighbor);
         for (_, line) in extra

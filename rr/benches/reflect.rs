@@ -79,6 +79,7 @@ fn session(router_id: Ipv4Addr) -> Negotiated {
         families: AfiSafiSet::EMPTY.with(proto::AfiSafi::Ipv4Unicast),
         route_refresh: true,
         enhanced_route_refresh: true,
+        graceful_restart: None,
         remote: Open::new(Asn(LOCAL_AS), HoldTime(90), RouterId(router_id), Vec::new()),
     }
 }

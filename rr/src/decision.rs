@@ -2,6 +2,8 @@
 //! describes it, by elimination, one step at a time, and recording the step that decided.
 //!
 //! Steps, in order ([`STEPS`]):
+//! 0. routes without the LLGR_STALE community (RFC 9494 §4.3: a long-lived stale route is
+//!    less preferred than any route without it, before any other step);
 //! 1. locally originated routes first (not in the RFC: the degree of preference of §9.1.1 is a
 //!    local matter, and like BIRD's static-over-BGP preference a speaker prefers what it
 //!    originates itself);
@@ -35,6 +37,7 @@ use proto::{Asn, PathId, RouterId};
 use smallvec::SmallVec;
 
 use crate::attrs::PathAttrs;
+use crate::restart::is_long_lived_stale;
 
 /// Settings of the decision process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +75,7 @@ pub struct Candidate<'a> {
 /// The step that decided between two paths, or that eliminated a path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Reason {
+    LongLivedStale,
     LocallyOriginated,
     LocalPref,
     AsPathLength,
@@ -90,6 +94,7 @@ impl Reason {
     /// A short explanation for `bgpctl`.
     pub fn describe(self) -> &'static str {
         match self {
+            Reason::LongLivedStale => "route not long-lived stale (LLGR_STALE) preferred",
             Reason::LocallyOriginated => "locally originated route preferred",
             Reason::LocalPref => "higher LOCAL_PREF",
             Reason::AsPathLength => "shorter AS_PATH",
@@ -106,7 +111,8 @@ impl Reason {
 }
 
 /// The steps in the order they are applied.
-pub const STEPS: [Reason; 10] = [
+pub const STEPS: [Reason; 11] = [
+    Reason::LongLivedStale,
     Reason::LocallyOriginated,
     Reason::LocalPref,
     Reason::AsPathLength,
@@ -254,6 +260,7 @@ fn tie_break(a: &Candidate<'_>, b: &Candidate<'_>, ctx: &DecisionCtx) -> Orderin
 /// How one step orders two candidates: `Greater` when it prefers `a`.
 fn rank(step: Reason, a: &Candidate<'_>, b: &Candidate<'_>, ctx: &DecisionCtx) -> Ordering {
     match step {
+        Reason::LongLivedStale => is_long_lived_stale(b.attrs).cmp(&is_long_lived_stale(a.attrs)),
         Reason::LocallyOriginated => {
             (a.kind == SourceKind::Local).cmp(&(b.kind == SourceKind::Local))
         }

@@ -10,8 +10,10 @@
 //! # Entry points
 //! - [`Rib::new`]`(`[`RibConfig`]`)`;
 //! - [`Rib::apply`]`(`[`RibInput`]`)`: `PeerUp` (with `proto::session::Negotiated`),
-//!   `PeerDown`, `Update` (a decoded `proto::update::Update`), `RouteRefresh`, `Originate` /
-//!   `WithdrawLocal`, `Reconfigure` (one neighbor), `SetClusterId` (the reflector role, live);
+//!   `PeerDown` (graceful or not), `StaleTimeout`, `DeferSelection` /
+//!   `EndSelectionDeferral`, `Update` (a decoded `proto::update::Update`), `RouteRefresh`,
+//!   `Originate` / `WithdrawLocal`, `Reconfigure` (one neighbor), `SetClusterId` (the
+//!   reflector role, live);
 //! - [`Rib::run_decisions`]`(budget)`: decides at most `budget` queued prefixes and fans the
 //!   changes out to the update groups; call it while [`Rib::pending_decisions`] is not zero,
 //!   between inputs, so that no neighbor starves the others;
@@ -29,7 +31,8 @@
 //! §9.1 (decision process), §9.2 (iBGP split horizon); RFC 4456 (route reflection: §6 rules,
 //! §8 ORIGINATOR_ID / CLUSTER_LIST and loop checks, §9 decision additions); RFC 7911 (ADD-PATH
 //! receive and send); RFC 4724 §2 (End-of-RIB); RFC 2918 and RFC 7313 (route refresh, BoRR /
-//! EoRR); RFC 7606 (treat-as-withdraw, AFI/SAFI disable); RFC 4486 §4 (maximum prefixes);
+//! EoRR); RFC 4724 §4 and RFC 9494 §4 (graceful restart and long-lived graceful restart, both
+//! roles: stale routes, LLGR_STALE, selection deferral; see `restart`); RFC 7606 (treat-as-withdraw, AFI/SAFI disable); RFC 4486 §4 (maximum prefixes);
 //! RFC 1997 / RFC 8092 (communities in policy, NO_EXPORT / NO_ADVERTISE).
 //!
 //! # Invariants
@@ -37,8 +40,8 @@
 //! - Export and encoding run once per update group; a neighbor costs a cursor into its
 //!   group's log, so memory does not grow per client per route.
 //! - Decisions are batched: a change queues its prefix once, first in first out.
-//! - Every path in the Loc-RIB comes from an established neighbor or is local: a neighbor's
-//!   routes leave with it.
+//! - Every path in the Loc-RIB comes from an established neighbor, from a restarting one whose
+//!   routes are kept stale (RFC 4724), or is local: a neighbor's routes leave with it.
 //!
 //! # Decided here
 //! - A route reflected from a client goes to its update group as a whole, the client it came
@@ -66,6 +69,7 @@ mod loc_rib;
 mod peer;
 pub mod policy;
 mod query;
+mod restart;
 mod rib;
 pub mod rules;
 pub mod types;
@@ -76,6 +80,7 @@ pub use loc_rib::PathState;
 pub use peer::{PeerConfig, PeerUp};
 pub use policy::{Condition, Modification, Policy, PrefixList, PrefixRange, Statement, Verdict};
 pub use query::{AdjRibRoute, GroupSummary, Listing, PeerSummary, RouteView};
+pub use restart::DEFAULT_STALE_PATH_TIME;
 pub use rib::{
     FibChange, FibOp, LocalRoute, Rib, RibConfig, RibError, RibInput, RibOutput,
     DEFAULT_ECMP_MAX_PATHS, DEFAULT_LOCAL_PREF, DEFAULT_LOG_RETENTION,

@@ -10,11 +10,12 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
-use proto::session::Negotiated;
+use proto::session::{Negotiated, NegotiatedRestart};
 use proto::{AfiSafi, AfiSafiSet, Asn, PathId, RouterId, SessionParams};
 
 use crate::attrs::Attrs;
 use crate::policy::Policy;
+use crate::restart::Stale;
 use crate::rules::{ImportFrom, Role, SourceRole};
 use crate::types::{GroupId, LocalAddresses, NextHopPolicy, PeerId};
 
@@ -64,9 +65,17 @@ pub struct PeerUp {
 /// The routes received from one neighbor, keyed by prefix and path identifier.
 pub(crate) type AdjRibIn = BTreeMap<(IpNet, PathId), Attrs>;
 
-/// An established neighbor.
+/// An established neighbor, or one restarting whose stale routes are kept (RFC 4724 §4.2).
 #[derive(Debug)]
 pub(crate) struct Peer {
+    /// The session is up; `false` while the neighbor restarts and only its stale routes are
+    /// kept (it is then in no update group).
+    pub established: bool,
+    /// Graceful restart as the last session negotiated it.
+    pub restart: Option<NegotiatedRestart>,
+    /// Per family, the routes kept from before the neighbor restarted that it has not sent
+    /// again yet.
+    pub stale: [Option<Stale>; 2],
     pub config: PeerConfig,
     pub asn: Asn,
     pub router_id: RouterId,

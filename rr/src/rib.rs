@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use ipnet::IpNet;
@@ -25,6 +26,7 @@ use crate::decision::{select, Candidate, DecisionCtx, Reason, SourceKind};
 use crate::group::{Batch, Desired, Group, GroupKey, Member};
 use crate::loc_rib::{Destination, LocRib, NextHops, PathState};
 use crate::peer::{family_index, Peer, PeerConfig, PeerUp};
+use crate::restart::{is_long_lived_stale, Deferral, DEFAULT_STALE_PATH_TIME};
 use crate::rules::{self, ExportTo, Rejected, Role, SourceRole, Speaker};
 use crate::types::{family_of, forwarding_address, GroupId, PeerId, RouteSource};
 
@@ -57,6 +59,9 @@ pub struct RibConfig {
     pub install_routes: bool,
     /// Octets of encoded UPDATEs each group keeps for members that are behind.
     pub log_retention: usize,
+    /// How long a neighbor returning from a graceful restart may leave its routes stale
+    /// before its End-of-RIB (RFC 4724 §4.2).
+    pub stale_path_time: Duration,
 }
 
 impl RibConfig {
@@ -70,6 +75,7 @@ impl RibConfig {
             default_local_pref: DEFAULT_LOCAL_PREF,
             install_routes: true,
             log_retention: DEFAULT_LOG_RETENTION,
+            stale_path_time: DEFAULT_STALE_PATH_TIME,
         }
     }
 }
@@ -102,9 +108,19 @@ impl Default for LocalRoute {
 pub enum RibInput {
     /// A session reached Established.
     PeerUp(Box<PeerUp>),
-    /// A session left Established. `graceful`: the neighbor is restarting (RFC 4724); stale
-    /// marking is not implemented yet, so its routes are removed as for any other down.
+    /// A session left Established, or a restarting neighbor is forgotten. `graceful`: the
+    /// session failed without a NOTIFICATION (`proto::session::Reason::is_graceful`); when it
+    /// negotiated graceful restart its routes are kept stale (RFC 4724 §4.2, see `restart`),
+    /// otherwise they are removed.
     PeerDown { peer: PeerId, graceful: bool },
+    /// The timer of a [`RibOutput::StaleTimer`] ran out.
+    StaleTimeout { peer: PeerId, family: AfiSafi },
+    /// We are restarting (RFC 4724 §4.1): defer decisions, and the End-of-RIB of neighbors
+    /// that come up, until [`RibInput::EndSelectionDeferral`]. Apply it before any PeerUp.
+    DeferSelection,
+    /// End-of-RIB came from every neighbor waited for, or the Selection_Deferral_Timer ran
+    /// out: decide now; [`RibOutput::SelectionDeferralDone`] follows the last decision.
+    EndSelectionDeferral,
     /// An UPDATE, decoded, with its RFC 7606 errors.
     Update { peer: PeerId, update: Update },
     /// A ROUTE-REFRESH from the neighbor (RFC 2918, RFC 7313).
@@ -144,6 +160,16 @@ pub enum FibOp {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RibOutput {
     Fib(FibChange),
+    /// (Re)start the neighbor's stale timer for `family`, replacing any running one; when it
+    /// runs out, apply [`RibInput::StaleTimeout`] (RFC 4724 §4.2, RFC 9494 §4.2).
+    StaleTimer {
+        peer: PeerId,
+        family: AfiSafi,
+        after: Duration,
+    },
+    /// The deferred decisions (RFC 4724 §4.1) have all run and End-of-RIB is queued for every
+    /// neighbor: what is not in the FIB now may be swept from the kernel.
+    SelectionDeferralDone,
     /// The neighbor has messages: call [`Rib::take_messages`] when its writer has room.
     Transmit(PeerId),
     /// Stop the session with this NOTIFICATION (RFC 4486 §4, too many prefixes).
@@ -177,14 +203,16 @@ pub enum RibError {
 #[derive(Debug)]
 pub struct Rib {
     pub(crate) config: RibConfig,
-    speaker: Speaker,
+    pub(crate) speaker: Speaker,
     ctx: DecisionCtx,
-    interner: Interner,
+    pub(crate) interner: Interner,
     pub(crate) loc_rib: LocRib,
     pub(crate) peers: HashMap<PeerId, Peer>,
     pub(crate) groups: BTreeMap<GroupId, Group>,
     group_index: HashMap<GroupKey, GroupId>,
     next_group: u32,
+    /// Selection deferral of a restarting speaker (RFC 4724 §4.1).
+    pub(crate) deferral: Deferral,
 }
 
 impl Rib {
@@ -207,6 +235,7 @@ impl Rib {
             groups: BTreeMap::new(),
             group_index: HashMap::new(),
             next_group: 0,
+            deferral: Deferral::Off,
         }
     }
 
@@ -219,7 +248,23 @@ impl Rib {
     pub fn apply(&mut self, input: RibInput) -> Result<Vec<RibOutput>, RibError> {
         match input {
             RibInput::PeerUp(up) => Ok(self.peer_up(*up)),
-            RibInput::PeerDown { peer, graceful: _ } => self.peer_down(peer).map(|()| Vec::new()),
+            RibInput::PeerDown { peer, graceful } => {
+                if self.is_restarting(peer) && graceful {
+                    return Ok(Vec::new());
+                }
+                if graceful {
+                    if let Some(outputs) = self.graceful_down(peer) {
+                        return Ok(outputs);
+                    }
+                }
+                self.peer_down(peer).map(|()| Vec::new())
+            }
+            RibInput::StaleTimeout { peer, family } => Ok(self.stale_timeout(peer, family)),
+            RibInput::DeferSelection => {
+                self.defer_selection();
+                Ok(Vec::new())
+            }
+            RibInput::EndSelectionDeferral => Ok(self.end_selection_deferral()),
             RibInput::Update { peer, update } => self.update(peer, update),
             RibInput::RouteRefresh { peer, refresh } => self.route_refresh(peer, refresh),
             RibInput::Originate { prefix, route } => {
@@ -248,15 +293,22 @@ impl Rib {
         }
     }
 
-    /// Prefixes waiting for a decision.
+    /// Prefixes waiting for a decision that may run now (none while selection is deferred).
     pub fn pending_decisions(&self) -> usize {
-        self.loc_rib.pending()
+        if self.deferral.waiting() {
+            0
+        } else {
+            self.loc_rib.pending()
+        }
     }
 
     /// Decides up to `budget` queued prefixes, then brings every update group's Adj-RIB-Out
     /// up to date for them, encoding each change once per group.
     pub fn run_decisions(&mut self, budget: usize) -> Vec<RibOutput> {
         let mut outputs = Vec::new();
+        if self.deferral.waiting() {
+            return outputs;
+        }
         let mut changed = Vec::new();
         let mut emptied = Vec::new();
         while changed.len() < budget {
@@ -274,6 +326,7 @@ impl Rib {
                 self.loc_rib.prune(prefix);
             }
         }
+        outputs.extend(self.release_deferred());
         outputs
     }
 
@@ -299,10 +352,17 @@ impl Rib {
     }
 
     fn peer_up(&mut self, up: PeerUp) -> Vec<RibOutput> {
-        if self.peers.contains_key(&up.peer) {
-            // A new session replaces the old one: its routes are gone.
-            let _ = self.peer_down(up.peer);
-        }
+        // A neighbor returning from a graceful restart keeps its routes, stale (RFC 4724
+        // §4.2); otherwise a new session replaces the old one and its routes are gone.
+        let returning = match self.peers.remove(&up.peer) {
+            Some(old) if !old.established => Some(old),
+            Some(old) => {
+                self.peers.insert(up.peer, old);
+                let _ = self.peer_down(up.peer);
+                None
+            }
+            None => None,
+        };
         let PeerUp {
             peer: id,
             config,
@@ -317,6 +377,10 @@ impl Rib {
             next_hop: config.next_hop,
             local,
             export: config.export.clone(),
+            long_lived: session
+                .graceful_restart
+                .as_ref()
+                .is_some_and(|restart| restart.long_lived_negotiated()),
         };
         let end_of_rib = session
             .families
@@ -324,12 +388,26 @@ impl Rib {
             .filter_map(|family| Update::end_of_rib(family).encode(&session.params).ok())
             .collect();
         let group = self.ensure_group(key);
-        if let Some(group) = self.groups.get_mut(&group) {
+        if let Some(joins) = self.deferral.joins_mut() {
+            // RFC 4724 §4.1: our End-of-RIB must follow the table decided after the deferral.
+            joins.push((id, end_of_rib));
+        } else if let Some(group) = self.groups.get_mut(&group) {
             group.join(id, Vec::new(), end_of_rib);
         }
+        let reimport = returning.as_ref().is_some_and(|old| {
+            old.config.import != config.import || old.config.allow_own_as != config.allow_own_as
+        });
+        let (adj_rib_in, accepted, stale) = match returning {
+            Some(old) => (old.adj_rib_in, old.accepted, old.stale),
+            None => (BTreeMap::new(), 0, [None, None]),
+        };
+        let restored = stale.iter().any(Option::is_some);
         self.peers.insert(
             id,
             Peer {
+                established: true,
+                restart: session.graceful_restart,
+                stale,
                 config,
                 asn: session.peer_asn,
                 router_id: session.peer_router_id,
@@ -339,14 +417,21 @@ impl Rib {
                 enhanced_route_refresh: session.enhanced_route_refresh,
                 local,
                 disabled: AfiSafiSet::EMPTY,
-                adj_rib_in: BTreeMap::new(),
-                accepted: 0,
+                adj_rib_in,
+                accepted,
                 limit_reached: false,
                 refreshing: [None, None],
                 group,
             },
         );
-        vec![RibOutput::Transmit(id)]
+        let mut outputs = vec![RibOutput::Transmit(id)];
+        if restored {
+            if reimport {
+                self.reimport(id);
+            }
+            outputs.extend(self.graceful_return(id));
+        }
+        outputs
     }
 
     fn role(&self, peer_asn: Asn, rr_client: bool) -> Role {
@@ -359,10 +444,13 @@ impl Rib {
         }
     }
 
-    fn peer_down(&mut self, id: PeerId) -> Result<(), RibError> {
+    pub(crate) fn peer_down(&mut self, id: PeerId) -> Result<(), RibError> {
         let peer = self.peers.remove(&id).ok_or(RibError::UnknownPeer(id))?;
         // Whatever was queued for it goes with the session.
         let _ = self.leave_group(id, peer.group);
+        if let Some(joins) = self.deferral.joins_mut() {
+            joins.retain(|(peer, _)| *peer != id);
+        }
         for (prefix, path_id) in peer.adj_rib_in.keys() {
             self.loc_rib
                 .set_path(*prefix, RouteSource::Peer(id), *path_id, None);
@@ -400,10 +488,16 @@ impl Rib {
     }
 
     /// Removes `peer` from group `id`, and the group when it was the last member.
-    fn leave_group(&mut self, peer: PeerId, id: GroupId) -> Option<Member> {
+    pub(crate) fn leave_group(&mut self, peer: PeerId, id: GroupId) -> Option<Member> {
+        // Neighbors waiting for the end of a selection deferral will join it.
+        let awaited = self.deferral.joins_mut().is_some_and(|joins| {
+            joins.iter().any(|(other, _)| {
+                *other != peer && self.peers.get(other).is_some_and(|p| p.group == id)
+            })
+        });
         let group = self.groups.get_mut(&id)?;
         let member = group.members.remove(&peer);
-        if group.members.is_empty() {
+        if group.members.is_empty() && !awaited {
             // Nobody shares the view any more: its Adj-RIB-Out and log go with it.
             let key = group.key().clone();
             self.groups.remove(&id);
@@ -414,10 +508,15 @@ impl Rib {
 
     fn update(&mut self, id: PeerId, update: Update) -> Result<Vec<RibOutput>, RibError> {
         let mut outputs = Vec::new();
-        let peer = self.peers.get(&id).ok_or(RibError::UnknownPeer(id))?;
+        let peer = self
+            .peers
+            .get(&id)
+            .filter(|peer| peer.established)
+            .ok_or(RibError::UnknownPeer(id))?;
         if peer.limit_reached {
             return Ok(outputs);
         }
+        let end_of_rib = update.end_of_rib_family();
         // RFC 7606 §2 / RFC 4760 §7: AFI/SAFI disable removes the family's routes and ignores
         // it for the rest of the session.
         for family in update.families_to_disable().iter() {
@@ -510,6 +609,9 @@ impl Rib {
             }
             None => {}
         }
+        if let Some(family) = end_of_rib {
+            self.end_of_rib(id, family);
+        }
         Ok(outputs)
     }
 
@@ -538,6 +640,7 @@ impl Rib {
             if let Some(pending) = &mut peer.refreshing[family_index(family)] {
                 pending.remove(&key);
             }
+            let marked_stale = Rib::refreshed(peer, family, &key);
             let Some(attrs) = &attrs else {
                 // RFC 4271 §9: a withdrawal of a route never announced is ignored.
                 if peer.adj_rib_in.remove(&key).is_some()
@@ -548,7 +651,11 @@ impl Rib {
                 continue;
             };
             let previous = peer.adj_rib_in.insert(key, attrs.clone());
-            if previous.is_some_and(|previous| std::sync::Arc::ptr_eq(&previous, attrs)) {
+            // Unchanged attributes need no import, unless the Loc-RIB holds the route marked
+            // long-lived stale (RFC 9494 §4.3).
+            let unchanged =
+                previous.is_some_and(|previous| std::sync::Arc::ptr_eq(&previous, attrs));
+            if unchanged && !marked_stale {
                 continue;
             }
             let imported = match &cached {
@@ -593,7 +700,7 @@ impl Rib {
         true
     }
 
-    fn remove_routes(&mut self, id: PeerId, keys: &[(IpNet, PathId)]) {
+    pub(crate) fn remove_routes(&mut self, id: PeerId, keys: &[(IpNet, PathId)]) {
         let Some(peer) = self.peers.get_mut(&id) else {
             return;
         };
@@ -660,7 +767,11 @@ impl Rib {
     }
 
     fn reconfigure(&mut self, id: PeerId, config: PeerConfig) -> Result<Vec<RibOutput>, RibError> {
-        let peer = self.peers.get(&id).ok_or(RibError::UnknownPeer(id))?;
+        let peer = self
+            .peers
+            .get(&id)
+            .filter(|peer| peer.established)
+            .ok_or(RibError::UnknownPeer(id))?;
         let old = peer.config.clone();
         let role = self.role(peer.asn, config.rr_client);
         let reimport = old.import != config.import
@@ -668,14 +779,7 @@ impl Rib {
             || old.rr_client != config.rr_client
             || old.address != config.address;
         let old_group = peer.group;
-        let key = GroupKey {
-            families: peer.families,
-            role,
-            params: GroupKey::outbound_params(&peer.params),
-            next_hop: config.next_hop,
-            local: peer.local,
-            export: config.export.clone(),
-        };
+        let key = group_key(peer, role, &config);
         let mut outputs = Vec::new();
         if let Some(peer) = self.peers.get_mut(&id) {
             // A new limit is judged afresh (below, against what is held now).
@@ -713,14 +817,7 @@ impl Rib {
                 continue;
             };
             let role = self.role(peer.asn, peer.config.rr_client);
-            let key = GroupKey {
-                families: peer.families,
-                role,
-                params: GroupKey::outbound_params(&peer.params),
-                next_hop: peer.config.next_hop,
-                local: peer.local,
-                export: peer.config.export.clone(),
-            };
+            let key = group_key(peer, role, &peer.config);
             moves.push((id, peer.group, key));
             if let Some(peer) = self.peers.get_mut(&id) {
                 peer.role = role;
@@ -788,6 +885,13 @@ impl Rib {
     fn regroup(&mut self, id: PeerId, old: GroupId, key: GroupKey) {
         let params = key.params;
         let new = self.ensure_group(key);
+        if self.deferral.holds(id) {
+            // Not in a group yet: it joins the new one when the deferral ends.
+            if let Some(peer) = self.peers.get_mut(&id) {
+                peer.group = new;
+            }
+            return;
+        }
         let mut withdrawals = Batch::new(&params);
         if let (Some(old_group), Some(new_group)) = (self.groups.get(&old), self.groups.get(&new)) {
             for route in old_group.table.routes.keys() {
@@ -1000,6 +1104,23 @@ fn candidate<'a>(
     }
 }
 
+/// The update group key of an established neighbor with `role` and `config` (both may be
+/// about to replace its own).
+fn group_key(peer: &Peer, role: Role, config: &PeerConfig) -> GroupKey {
+    GroupKey {
+        families: peer.families,
+        role,
+        params: GroupKey::outbound_params(&peer.params),
+        next_hop: config.next_hop,
+        local: peer.local,
+        export: config.export.clone(),
+        long_lived: peer
+            .restart
+            .as_ref()
+            .is_some_and(|restart| restart.long_lived_negotiated()),
+    }
+}
+
 /// What a group should advertise for one prefix: the best path, or with ADD-PATH send every
 /// path (RFC 7911), each after the protocol's rules and the export policy.
 fn desired(
@@ -1020,6 +1141,10 @@ fn desired(
         policy: &key.export,
     };
     let mut export = |path: &crate::loc_rib::Path| -> Option<Attrs> {
+        // RFC 9494 §4.5: long-lived stale routes only go to neighbors that negotiated it.
+        if !key.long_lived && is_long_lived_stale(&path.attrs) {
+            return None;
+        }
         let source = match path.source {
             RouteSource::Local => SourceRole::Local,
             RouteSource::Peer(id) => peers.get(&id)?.source_role(),

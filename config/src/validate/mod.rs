@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use proto::{ClusterId, RouterId};
 
@@ -28,8 +29,8 @@ use crate::model::{
 };
 use crate::raw::{RawAdvertise, RawEtcd, RawFile, RawGlobal, RawKernel, RawRoute, RawTls};
 use crate::types::{
-    HoldTime, InterfacePattern, LogFormat, LogLevel, Password, PeerAddress, RestartTime,
-    RouteProtocol,
+    HoldTime, InterfacePattern, LogFormat, LogLevel, LongLivedTime, Password, PeerAddress,
+    RestartTime, RouteProtocol,
 };
 
 /// Validates a whole file. `base_dir` resolves relative paths (the file's directory).
@@ -221,20 +222,42 @@ fn global(
     let graceful_restart = match raw.graceful_restart {
         Some(gr) => {
             let gr_path = path.key("graceful_restart");
-            optional(
+            let restart_time = optional(
                 gr.restart_time,
                 &gr_path.key("restart_time"),
                 problems,
                 |s| RestartTime::parse(*s),
-            )
-            .map(|restart_time| GracefulRestart {
-                enabled: gr.enabled.unwrap_or(false),
-                restart_time: restart_time.unwrap_or(RestartTime::DEFAULT),
-            })
+            );
+            let long_lived_time = optional(
+                gr.long_lived_time,
+                &gr_path.key("long_lived_time"),
+                problems,
+                |s| LongLivedTime::parse(*s),
+            );
+            let selection_deferral_time = optional(
+                gr.selection_deferral_time,
+                &gr_path.key("selection_deferral_time"),
+                problems,
+                |s| selection_deferral_seconds(*s),
+            );
+            match (restart_time, long_lived_time, selection_deferral_time) {
+                (Some(restart_time), Some(long_lived_time), Some(deferral)) => {
+                    Some(GracefulRestart {
+                        enabled: gr.enabled.unwrap_or(false),
+                        restart_time: restart_time.unwrap_or(RestartTime::DEFAULT),
+                        long_lived_time,
+                        selection_deferral_time: deferral
+                            .unwrap_or(GracefulRestart::DEFAULT_SELECTION_DEFERRAL_TIME),
+                    })
+                }
+                _ => None,
+            }
         }
         None => Some(GracefulRestart {
             enabled: false,
             restart_time: RestartTime::DEFAULT,
+            long_lived_time: None,
+            selection_deferral_time: GracefulRestart::DEFAULT_SELECTION_DEFERRAL_TIME,
         }),
     };
     Some(Global {
@@ -460,4 +483,18 @@ fn tls(raw: RawTls, path: &KeyPath, base_dir: &Path, problems: &mut Problems) ->
         }
     };
     Some(EtcdTls { ca: ca?, identity })
+}
+
+/// The Selection_Deferral_Timer (RFC 4724 §4.1): 1 s to an hour; zero would skip the wait
+/// that protects forwarding during a restart.
+fn selection_deferral_seconds(seconds: i64) -> Result<Duration, ErrorKind> {
+    const MAX_SELECTION_DEFERRAL_SECONDS: u64 = 3600;
+    u64::try_from(seconds)
+        .ok()
+        .filter(|s| (1..=MAX_SELECTION_DEFERRAL_SECONDS).contains(s))
+        .map(Duration::from_secs)
+        .ok_or(ErrorKind::OutOfRange {
+            value: seconds,
+            allowed: "1..=3600",
+        })
 }

@@ -27,6 +27,9 @@ pub struct Session {
     connect_retry_at: Option<Instant>,
     /// After an error the session rests in Idle until then (§8.1.1 IdleHoldTimer).
     idle_hold_until: Option<Instant>,
+    /// The idle hold refuses incoming connections: not when the last connection merely
+    /// failed or the peer refused ours (see [`Session::incoming_connected`]).
+    idle_hold_refuses: bool,
     connect_backoff: ConnectRetryBackoff,
     idle_backoff: ConnectRetryBackoff,
     /// The state last reported by [`Action::StateChanged`].
@@ -95,6 +98,7 @@ impl Session {
             incoming: None,
             connect_retry_at: None,
             idle_hold_until: None,
+            idle_hold_refuses: true,
             connect_backoff,
             idle_backoff,
             reported: State::Idle,
@@ -418,8 +422,12 @@ impl Session {
     // TcpConnectionConfirmed (event 17). The driver holds the accepted socket aside until
     // [`Action::AcceptIncoming`] or [`Action::RefuseIncoming`] says what to do with it.
     fn incoming_connected(&mut self, now: Instant, step: &mut Step) {
-        let refusal = if !self.enabled || self.idle_hold_until.is_some() {
-            // Idle refuses all incoming connections (RFC 4271 §8.2.2, Idle state).
+        let refusal = if !self.enabled || (self.idle_hold_until.is_some() && self.idle_hold_refuses)
+        {
+            // Idle refuses all incoming connections (RFC 4271 §8.2.2, Idle state), except
+            // after a connection that simply failed (a peer restarting, RFC 4724 §4.2, comes
+            // straight back) or that the peer refused while in its own idle hold: refusing
+            // then would leave both sides refusing each other in turn.
             Some(CeaseError::ConnectionRejected)
         } else if self.established_connection().is_some() {
             // RFC 4271 §6.8: a collision with an Established session closes the new connection.
@@ -638,6 +646,12 @@ impl Session {
         let Some(connection) = self.slot(id).take() else {
             return;
         };
+        let refused_by_peer = matches!(
+            &reason,
+            Reason::NotificationReceived(n)
+                if n.code == ErrorCode::Cease(CeaseError::ConnectionRejected)
+        );
+        self.idle_hold_refuses = !(reason.is_graceful() || refused_by_peer);
         if let Some(notification) = notification {
             step.push(Action::Send(id, Message::Notification(notification)));
         }

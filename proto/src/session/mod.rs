@@ -25,7 +25,7 @@ pub mod negotiate;
 pub use backoff::ConnectRetryBackoff;
 pub use config::{AddPathConfig, GracefulRestartConfig, SessionConfig};
 pub use fsm::Session;
-pub use negotiate::Negotiated;
+pub use negotiate::{Negotiated, NegotiatedRestart};
 
 use crate::message::Message;
 use crate::notification::{CeaseError, ErrorCode, Notification};
@@ -182,6 +182,16 @@ pub enum Reason {
     NotificationReceived(Notification),
     /// The other connection won the RFC 4271 §6.8 collision.
     CollisionLost,
+}
+
+impl Reason {
+    /// Whether a session that left Established for this reason ended gracefully in the sense
+    /// of RFC 4724 §4.2: the TCP connection simply failed (the peer crashed or restarted), so
+    /// a helper keeps its routes. Any NOTIFICATION, sent or received, ends the session for
+    /// good: we do not offer the RFC 8538 N bit, so its Hard Reset semantics do not apply.
+    pub fn is_graceful(&self) -> bool {
+        matches!(self, Reason::TcpFailed)
+    }
 }
 
 impl std::fmt::Display for Reason {

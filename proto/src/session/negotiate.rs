@@ -2,7 +2,9 @@
 //! RFC 4271 §6.2 (version, peer AS, hold time, BGP Identifier), RFC 6286 §2.2 (identifier
 //! uniqueness only within an AS), RFC 6793 §4.1 (4-octet AS and AS_TRANS), RFC 5492 §3
 //! (Unsupported Capability), RFC 4760 §8 (families; IPv4 unicast is implied without the
-//! multiprotocol capability), RFC 7911 §4 (ADD-PATH directions), RFC 8950 §3, RFC 8654 §3.
+//! multiprotocol capability), RFC 7911 §4 (ADD-PATH directions), RFC 8950 §3, RFC 8654 §3,
+//! RFC 4724 §3–§4 and RFC 9494 §3 (graceful restart and long-lived graceful restart: what the
+//! peer asks us to keep when its session drops).
 
 use std::time::Duration;
 
@@ -36,8 +38,47 @@ pub struct Negotiated {
     pub route_refresh: bool,
     /// Both sides support enhanced route refresh (RFC 7313).
     pub enhanced_route_refresh: bool,
+    /// Graceful restart, when both sides sent the capability (RFC 4724 §3).
+    pub graceful_restart: Option<NegotiatedRestart>,
     /// The peer's OPEN, as received (for its graceful restart capability, host name, …).
     pub remote: Open,
+}
+
+/// Graceful restart as negotiated: what the peer's capability asks of us as its helper, for
+/// the families of the session (RFC 4724 §3, §4.2; RFC 9494 §3, §4.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NegotiatedRestart {
+    /// How long to keep the peer's routes after its session drops, waiting for it to return
+    /// (its Restart Time).
+    pub restart_time: Duration,
+    /// The peer's Restart State (R) bit: it has just restarted, so a restarting speaker must
+    /// not wait for its End-of-RIB (RFC 4724 §4.1).
+    pub peer_restarting: bool,
+    /// Families the peer listed: its routes of these are kept when the session drops.
+    pub families: AfiSafiSet,
+    /// Families whose Forwarding State (F) bit is set: the peer kept forwarding across its
+    /// restart, so its stale routes of these families may stay (RFC 4724 §4.2).
+    pub forwarding_preserved: AfiSafiSet,
+    /// RFC 9494: families of the long-lived capability, each with the peer's long-lived
+    /// stale time; empty unless both sides sent it.
+    pub long_lived: Vec<(AfiSafi, Duration)>,
+}
+
+impl NegotiatedRestart {
+    /// The long-lived stale time for `family`; `None` when long-lived graceful restart was not
+    /// negotiated for it or its stale time is zero (RFC 9494 §4.2: then routes are not kept).
+    pub fn long_lived_stale_time(&self, family: AfiSafi) -> Option<Duration> {
+        self.long_lived
+            .iter()
+            .find(|(f, time)| *f == family && !time.is_zero())
+            .map(|(_, time)| *time)
+    }
+
+    /// Whether long-lived graceful restart was negotiated for any family: such a neighbor may
+    /// be sent routes marked LLGR_STALE (RFC 9494 §4.5).
+    pub fn long_lived_negotiated(&self) -> bool {
+        !self.long_lived.is_empty()
+    }
 }
 
 impl Negotiated {
@@ -207,7 +248,56 @@ pub fn negotiate(config: &SessionConfig, remote: &Open) -> Result<Negotiated, No
         families,
         route_refresh: remote.has_capability(CapabilityCode::RouteRefresh),
         enhanced_route_refresh: remote.has_capability(CapabilityCode::EnhancedRouteRefresh),
+        graceful_restart: negotiate_restart(config, remote, families),
         remote: remote.clone(),
+    })
+}
+
+/// Graceful restart when both sides offered it (RFC 4724 §3): the peer's families within the
+/// session's, its Restart Time and bits. The long-lived capability counts only beside the
+/// graceful restart one and when we offered it too (RFC 9494 §3).
+fn negotiate_restart(
+    config: &SessionConfig,
+    remote: &Open,
+    session_families: AfiSafiSet,
+) -> Option<NegotiatedRestart> {
+    let ours = config.graceful_restart.as_ref()?;
+    let theirs = remote.graceful_restart()?;
+    let mut families = AfiSafiSet::EMPTY;
+    let mut forwarding_preserved = AfiSafiSet::EMPTY;
+    for entry in &theirs.families {
+        let Some(family) = AfiSafi::from_wire(entry.afi, entry.safi) else {
+            continue;
+        };
+        if !session_families.contains(family) {
+            continue;
+        }
+        families.insert(family);
+        if entry.forwarding_preserved {
+            forwarding_preserved.insert(family);
+        }
+    }
+    let long_lived = match (
+        ours.long_lived_stale_time,
+        remote.long_lived_graceful_restart(),
+    ) {
+        (Some(_), Some(entries)) => entries
+            .iter()
+            .filter_map(|entry| {
+                let family = AfiSafi::from_wire(entry.afi, entry.safi)?;
+                session_families
+                    .contains(family)
+                    .then(|| (family, Duration::from_secs(u64::from(entry.stale_time))))
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    Some(NegotiatedRestart {
+        restart_time: Duration::from_secs(u64::from(theirs.restart_time)),
+        peer_restarting: theirs.restart_state,
+        families,
+        forwarding_preserved,
+        long_lived,
     })
 }
 
@@ -450,6 +540,104 @@ mod tests {
             n.peer_graceful_restart()
                 .map(|g| (g.restart_time, g.restart_state)),
             Some((120, true))
+        );
+        let restart = n.graceful_restart.expect("graceful restart negotiated");
+        assert_eq!(restart.restart_time, Duration::from_secs(120));
+        assert_eq!(restart.forwarding_preserved, AfiSafiSet::ALL);
+        assert_eq!(
+            restart.long_lived_stale_time(AfiSafi::Ipv6Unicast),
+            Some(Duration::from_secs(3600))
+        );
+    }
+
+    fn restart_capability(families: &[(AfiSafi, bool)]) -> Capability {
+        Capability::GracefulRestart(GracefulRestart {
+            restart_state: true,
+            notification: false,
+            restart_time: 90,
+            families: families
+                .iter()
+                .map(|&(family, forwarding_preserved)| GracefulRestartFamily {
+                    afi: family.afi(),
+                    safi: family.safi(),
+                    forwarding_preserved,
+                })
+                .collect(),
+        })
+    }
+
+    fn long_lived_capability(family: AfiSafi, stale_time: u32) -> Capability {
+        Capability::LongLivedGracefulRestart(vec![LongLivedGracefulRestartFamily {
+            afi: family.afi(),
+            safi: family.safi(),
+            forwarding_preserved: false,
+            stale_time,
+        }])
+    }
+
+    /// RFC 4724 §3, RFC 9494 §3: what the peer's capabilities ask of us, given what we offer.
+    #[test]
+    fn graceful_restart_per_family() {
+        let offered = |long_lived: Option<u32>| {
+            let mut config = local();
+            config.graceful_restart = Some(super::super::GracefulRestartConfig {
+                restart_time: 120,
+                restarting: false,
+                forwarding_preserved: AfiSafiSet::EMPTY,
+                long_lived_stale_time: long_lived,
+            });
+            config
+        };
+        let open = |capabilities: Vec<Capability>| {
+            let mut all = vec![
+                Capability::FourOctetAs(Asn(4_200_000_001)),
+                multiprotocol(AfiSafi::Ipv4Unicast),
+                multiprotocol(AfiSafi::Ipv6Unicast),
+            ];
+            all.extend(capabilities);
+            remote(all)
+        };
+        let v4 = AfiSafiSet::EMPTY.with(AfiSafi::Ipv4Unicast);
+
+        // Both offer: the peer's families, its F bits, its Restart Time and R bit.
+        let peer = open(vec![
+            restart_capability(&[(AfiSafi::Ipv4Unicast, true), (AfiSafi::Ipv6Unicast, false)]),
+            long_lived_capability(AfiSafi::Ipv4Unicast, 600),
+        ]);
+        let restart = negotiate(&offered(Some(3600)), &peer)
+            .expect("accepted")
+            .graceful_restart
+            .expect("negotiated");
+        assert_eq!(restart.families, AfiSafiSet::ALL);
+        assert_eq!(restart.forwarding_preserved, v4);
+        assert_eq!(restart.restart_time, Duration::from_secs(90));
+        assert!(restart.peer_restarting);
+        assert_eq!(
+            restart.long_lived_stale_time(AfiSafi::Ipv4Unicast),
+            Some(Duration::from_secs(600))
+        );
+        assert_eq!(restart.long_lived_stale_time(AfiSafi::Ipv6Unicast), None);
+
+        // We did not offer long-lived graceful restart: the peer's is ignored.
+        let restart = negotiate(&offered(None), &peer)
+            .expect("accepted")
+            .graceful_restart
+            .expect("negotiated");
+        assert!(!restart.long_lived_negotiated());
+
+        // We did not offer graceful restart at all, or the peer did not: nothing.
+        assert_eq!(
+            negotiate(&local(), &peer)
+                .expect("accepted")
+                .graceful_restart,
+            None
+        );
+        let without = open(vec![long_lived_capability(AfiSafi::Ipv4Unicast, 600)]);
+        assert_eq!(
+            negotiate(&offered(Some(3600)), &without)
+                .expect("accepted")
+                .graceful_restart,
+            None
         );
     }
 }

@@ -698,3 +698,31 @@ fn collision_is_decided_on_the_first_open_when_the_other_connection_is_in_open_s
     assert!(actions.contains(&Action::Send(ConnectionId::Incoming, Message::Keepalive)));
     assert_eq!(session.state(), State::OpenConfirm);
 }
+
+/// RFC 4724 §4.2: after a connection that merely failed (a peer restarting), the idle hold
+/// does not refuse the peer coming straight back; after an error it does (RFC 4271 §8.2.2).
+#[test]
+fn idle_hold_accepts_a_returning_peer_after_a_connection_failure() {
+    let check = |reason: Input<'_>, accepted: bool| {
+        let mut pair = ebgp_pair();
+        pair.start_both();
+        pair.run_for(Duration::from_secs(1));
+        // B is passive: its session is on the incoming connection.
+        assert!(pair.b.established_connection() == Some(ConnectionId::Incoming));
+        let now = pair.now;
+        pair.b.handle(now, reason);
+        let actions = pair
+            .b
+            .handle(now, Input::TcpConnected(ConnectionId::Incoming));
+        assert_eq!(
+            actions.contains(&Action::AcceptIncoming),
+            accepted,
+            "{actions:?}"
+        );
+    };
+    check(Input::TcpFailed(ConnectionId::Incoming), true);
+    let cease = Message::Notification(Notification::new(ErrorCode::Cease(
+        CeaseError::AdministrativeReset,
+    )));
+    check(Input::Message(ConnectionId::Incoming, &cease), false);
+}

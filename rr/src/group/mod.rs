@@ -60,6 +60,9 @@ pub(crate) struct GroupKey {
     pub next_hop: NextHopPolicy,
     pub local: LocalAddresses,
     pub export: Arc<Policy>,
+    /// The neighbors negotiated long-lived graceful restart: they may be sent LLGR_STALE
+    /// routes (RFC 9494 §4.5).
+    pub long_lived: bool,
 }
 
 impl GroupKey {
@@ -577,6 +580,7 @@ mod tests {
             next_hop: NextHopPolicy::Auto,
             local: LocalAddresses::default(),
             export: Arc::new(Policy::default()),
+            long_lived: false,
         };
         Group::new(GroupId(0), key)
     }

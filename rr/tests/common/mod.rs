@@ -18,7 +18,7 @@ use proto::message::Message;
 use proto::nlri::Nlri;
 use proto::open::{HoldTime, Open};
 use proto::route_refresh::{RouteRefresh, RouteRefreshSubtype};
-use proto::session::Negotiated;
+use proto::session::{Negotiated, NegotiatedRestart};
 use proto::update::Update;
 use proto::{AfiSafi, AfiSafiSet, Asn, ClusterId, PathId, RouterId, SessionParams};
 use rr::{FibOp, LocalAddresses, PeerConfig, PeerId, PeerUp, Rib, RibConfig, RibInput, RibOutput};
@@ -66,6 +66,7 @@ pub struct Neighbor {
     pub families: AfiSafiSet,
     pub enhanced_route_refresh: bool,
     pub local: LocalAddresses,
+    pub graceful_restart: Option<NegotiatedRestart>,
 }
 
 impl Neighbor {
@@ -95,6 +96,7 @@ impl Neighbor {
                     link_local: None,
                 }),
             },
+            graceful_restart: None,
         }
     }
 
@@ -137,6 +139,12 @@ impl Neighbor {
         self
     }
 
+    /// Graceful restart negotiated as `restart` says.
+    pub fn graceful_restart(mut self, restart: NegotiatedRestart) -> Neighbor {
+        self.graceful_restart = Some(restart);
+        self
+    }
+
     pub fn with(mut self, change: impl FnOnce(&mut PeerConfig)) -> Neighbor {
         change(&mut self.config);
         self
@@ -152,6 +160,7 @@ impl Neighbor {
             families: self.families,
             route_refresh: true,
             enhanced_route_refresh: self.enhanced_route_refresh,
+            graceful_restart: self.graceful_restart.clone(),
             remote: Open::new(
                 Asn(self.asn),
                 HoldTime(90),
@@ -323,6 +332,12 @@ impl Lab {
 
     pub fn up_input(&mut self, neighbor: &Neighbor) -> RibInput {
         self.params.insert(neighbor.id, neighbor.params);
+        Lab::up_input_of(neighbor)
+    }
+
+    /// The PeerUp of `neighbor`, for steps written before the lab exists ([`Lab::run`] records
+    /// its session parameters).
+    pub fn up_input_of(neighbor: &Neighbor) -> RibInput {
         RibInput::PeerUp(Box::new(PeerUp {
             peer: PeerId(neighbor.id),
             config: neighbor.config.clone(),
@@ -340,8 +355,14 @@ impl Lab {
     /// Applies `input`, runs every pending decision, takes every neighbor's messages, and
     /// renders the outputs: RIB outputs first, then each neighbor's messages in neighbor order.
     pub fn run(&mut self, input: RibInput) -> Vec<String> {
-        if let RibInput::PeerDown { peer, .. } = &input {
-            self.params.remove(&peer.0);
+        match &input {
+            RibInput::PeerDown { peer, .. } => {
+                self.params.remove(&peer.0);
+            }
+            RibInput::PeerUp(up) => {
+                self.params.insert(up.peer.0, up.session.params);
+            }
+            _ => {}
         }
         let mut outputs = self
             .rib
@@ -459,6 +480,12 @@ pub fn describe_output(output: &RibOutput) -> String {
         RibOutput::ExportFailed { group, routes, .. } => {
             format!("export failed {group} routes {routes}")
         }
+        RibOutput::StaleTimer {
+            peer,
+            family,
+            after,
+        } => format!("stale timer {} {family} {}s", peer.0, after.as_secs()),
+        RibOutput::SelectionDeferralDone => "selection deferral done".to_owned(),
     }
 }
 
