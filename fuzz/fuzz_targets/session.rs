@@ -29,7 +29,12 @@ use proto::session::{
     negotiate, Action, AddPathConfig, ConnectionId, Input, Session, SessionConfig, State,
     StopReason,
 };
-use proto::{AfiSafi, AfiSafiSet, Asn, RouterId, SessionParams};
+use proto::{Asn, RouterId, SessionParams};
+
+// Only its family bits are used here; the selector of session parameters is not.
+#[allow(dead_code)]
+#[path = "common.rs"]
+mod common;
 
 /// Bounds the work per input (each operation is a few microseconds).
 const MAX_OPERATIONS: usize = 512;
@@ -80,17 +85,6 @@ impl Script<'_> {
     }
 }
 
-fn families(bits: u8) -> AfiSafiSet {
-    let mut set = AfiSafiSet::EMPTY;
-    if bits & 1 != 0 {
-        set.insert(AfiSafi::Ipv4Unicast);
-    }
-    if bits & 2 != 0 {
-        set.insert(AfiSafi::Ipv6Unicast);
-    }
-    set
-}
-
 fn add_path(bits: u8) -> AddPathConfig {
     match bits & 3 {
         0 => AddPathConfig::None,
@@ -107,7 +101,7 @@ fn session_config(script: &mut Script, local_asn: Asn, peer_asn: Asn) -> Option<
         local_asn,
         RouterId(LOCAL_ROUTER_ID),
         peer_asn,
-        families(flags),
+        common::families(flags),
     );
     config.add_path = add_path(flags >> 2);
     config.passive = flags & 0x10 != 0;
