@@ -68,15 +68,21 @@ pub struct RouteEntry {
 
 /// Starling settings the common [`RouterSpec`] has no field for: TOML lines added to the
 /// `[[neighbor]]` table of the neighbor with this address (`max_prefixes = 2`,
-/// `communities = ["64512:7"]`).
+/// `communities = ["64512:7"]`), and to the `[etcd]` table (`username = "…"`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Extra {
     pub neighbor_lines: Vec<(IpAddr, String)>,
+    pub etcd_lines: Vec<String>,
 }
 
 impl Extra {
     pub fn neighbor(mut self, address: IpAddr, line: &str) -> Extra {
         self.neighbor_lines.push((address, line.to_owned()));
+        self
+    }
+
+    pub fn etcd(mut self, line: &str) -> Extra {
+        self.etcd_lines.push(line.to_owned());
         self
     }
 }
@@ -193,6 +199,28 @@ impl Starling {
             Ok(starling.bgpctl(&["show", "status"]).ok().map(|_| ()))
         })?;
         Ok(starling)
+    }
+
+    /// Runs `bgpd --check` in `host`'s namespace on the configuration for `spec` (written
+    /// beside the daemon's, not started): its standard output when it passes, else an error
+    /// carrying what it printed.
+    pub fn check(lab: &Lab, host: &Host, spec: &RouterSpec, extra: &Extra) -> Result<String> {
+        let stem = format!("starling-{}-check", host.name);
+        let config = lab.path(&format!("{stem}.toml"));
+        let dir = lab.path(&format!("{stem}.state"));
+        let socket = dir.join(format!("{stem}.ctl"));
+        write_file(&config, &render_config(host, spec, &socket, &dir, extra))?;
+        let bgpd = binary("bgpd")?;
+        crate::command::run_in(
+            &host.netns,
+            path_str(&bgpd)?,
+            &["--check", "--config", path_str(&config)?],
+        )
+    }
+
+    /// The control socket's path.
+    pub fn socket(&self) -> &Path {
+        &self.socket
     }
 
     /// Runs `bgpctl --json ARGS` against this daemon and returns its standard output.
@@ -403,6 +431,9 @@ fn render_config(
         let _ = writeln!(out, "endpoints = [\"{}\"]", datastore.endpoint);
         let _ = writeln!(out, "node = \"{}\"", datastore.node);
         let _ = writeln!(out, "register = true");
+        for line in &extra.etcd_lines {
+            let _ = writeln!(out, "{line}");
+        }
     }
     out
 }
