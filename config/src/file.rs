@@ -52,8 +52,12 @@ impl Config {
             let mut errors: Vec<ConfigError> = syntax_errors
                 .iter()
                 .map(|e| {
+                    let position = e
+                        .span()
+                        .map(|span| span.start)
+                        .or_else(|| line_reproducing(text, e.message()));
                     located(
-                        e.span().map(|span| span.start),
+                        position,
                         KeyPath::root(),
                         ErrorKind::Syntax(e.message().to_owned()),
                     )
@@ -119,6 +123,25 @@ impl Config {
 }
 
 /// Errors without a position (a whole missing section) first, then by position.
+/// The offset of the first line that alone gives a span-less syntax error with `message`.
+/// The parser reports some errors without a span (its recursion limit on a dotted key with too
+/// many parts); this runs only for those, so a located error stays the rule (found by the
+/// `config` fuzz target).
+fn line_reproducing(text: &str, message: &str) -> Option<usize> {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let (_, errors) = DeTable::parse_recoverable(line);
+        if errors
+            .iter()
+            .any(|e| e.span().is_none() && e.message() == message)
+        {
+            return Some(offset);
+        }
+        offset += line.len();
+    }
+    None
+}
+
 fn sort(errors: &mut Vec<ConfigError>) {
     errors.sort_by(|a, b| (a.position, &a.path).cmp(&(b.position, &b.path)));
     errors.dedup();

@@ -138,11 +138,12 @@ pub enum EtcdError {
         #[source]
         source: etcd_client::Error,
     },
-    /// etcd closed a TLS connection on which we present a client certificate. TLS 1.3 lets a
+    /// etcd ended a TLS connection on which we present a client certificate. TLS 1.3 lets a
     /// server refuse the client's certificate only after the client has finished its side of
-    /// the handshake, so a refusal reaches us as a connection closed under the first request.
+    /// the handshake, so a refusal reaches us under the first request, as an alert, a closed
+    /// connection or a broken pipe, whichever wins the race.
     #[error(
-        "cannot {what}: etcd closed the TLS connection; it most likely refused our client \
+        "cannot {what}: etcd ended the TLS connection; it most likely refused our client \
          certificate ([etcd] tls.cert must be signed by a CA etcd trusts): {source}"
     )]
     ClientCertificateRefused {
@@ -175,13 +176,16 @@ impl EtcdError {
     }
 }
 
-/// gRPC status CANCELLED (grpc/doc/statuscodes.md): what tonic reports when the connection
-/// under a request closes.
+/// gRPC statuses (grpc/doc/statuscodes.md) tonic gives a request whose connection fails under
+/// it: CANCELLED when the connection closes, UNKNOWN for any other transport error (a TLS
+/// alert, a broken pipe). An unreachable etcd is UNAVAILABLE instead.
 const GRPC_CANCELLED: i32 = 1;
+const GRPC_UNKNOWN: i32 = 2;
 
+/// The connection under a request failed after it was established.
 fn closed(error: &etcd_client::Error) -> bool {
     matches!(error, etcd_client::Error::GRpcStatus(status)
-        if i32::from(status.code()) == GRPC_CANCELLED)
+        if [GRPC_CANCELLED, GRPC_UNKNOWN].contains(&i32::from(status.code())))
 }
 
 /// The etcd datastore source: a handle on its task. Dropping it stops the task.
