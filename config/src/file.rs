@@ -123,23 +123,40 @@ impl Config {
 }
 
 /// Errors without a position (a whole missing section) first, then by position.
-/// The offset of the first line that alone gives a span-less syntax error with `message`.
-/// The parser reports some errors without a span (its recursion limit on a dotted key with too
-/// many parts); this runs only for those, so a located error stays the rule (found by the
-/// `config` fuzz target).
+/// The offset of the line where a syntax error the parser reports without a span (its
+/// recursion limit on a dotted key with too many parts) happens: the last line of the shortest
+/// run of whole lines from the start that gives it, found by bisection (a few parses, on this
+/// error path only), so that the error is located like every other (found by the `config`
+/// fuzz target).
 fn line_reproducing(text: &str, message: &str) -> Option<usize> {
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let (_, errors) = DeTable::parse_recoverable(line);
-        if errors
+    let reproduces = |end: usize| {
+        let (_, errors) = DeTable::parse_recoverable(&text[..end]);
+        errors
             .iter()
             .any(|e| e.span().is_none() && e.message() == message)
-        {
-            return Some(offset);
-        }
+    };
+    let mut starts = Vec::new();
+    let mut ends = Vec::new();
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        starts.push(offset);
         offset += line.len();
+        ends.push(offset);
     }
-    None
+    let mut high = ends.len().checked_sub(1)?;
+    if !reproduces(ends[high]) {
+        return None;
+    }
+    let mut low = 0;
+    while low < high {
+        let middle = (low + high) / 2;
+        if reproduces(ends[middle]) {
+            high = middle;
+        } else {
+            low = middle + 1;
+        }
+    }
+    starts.get(high).copied()
 }
 
 fn sort(errors: &mut Vec<ConfigError>) {
