@@ -53,7 +53,7 @@ const LOCAL_ASN: Asn = Asn(64512);
 const PEER_ASNS: [Asn; 2] = [Asn(64512), Asn(65001)];
 const WRONG_ASN: Asn = Asn(65099);
 /// The most a timer can lie ahead: RFC 9687's send hold time for the largest hold time
-/// (2 × 65535 s), with room for the back-off ceilings chosen below.
+/// (2 × 65535 s), with room for the ConnectRetry and idle hold ceilings (`SessionConfig::new`).
 const LONGEST_TIMER: Duration = Duration::from_secs(2 * u16::MAX as u64 + 600);
 
 /// Reads the fuzz input octet by octet; past the end every read is `None`.
