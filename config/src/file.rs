@@ -52,8 +52,12 @@ impl Config {
             let mut errors: Vec<ConfigError> = syntax_errors
                 .iter()
                 .map(|e| {
+                    let position = e
+                        .span()
+                        .map(|span| span.start)
+                        .or_else(|| line_reproducing(text, e.message()));
                     located(
-                        e.span().map(|span| span.start),
+                        position,
                         KeyPath::root(),
                         ErrorKind::Syntax(e.message().to_owned()),
                     )
@@ -119,6 +123,42 @@ impl Config {
 }
 
 /// Errors without a position (a whole missing section) first, then by position.
+/// The offset of the line where a syntax error the parser reports without a span (its
+/// recursion limit on a dotted key with too many parts) happens: the last line of the shortest
+/// run of whole lines from the start that gives it, found by bisection (a few parses, on this
+/// error path only), so that the error is located like every other (found by the `config`
+/// fuzz target).
+fn line_reproducing(text: &str, message: &str) -> Option<usize> {
+    let reproduces = |end: usize| {
+        let (_, errors) = DeTable::parse_recoverable(&text[..end]);
+        errors
+            .iter()
+            .any(|e| e.span().is_none() && e.message() == message)
+    };
+    let mut starts = Vec::new();
+    let mut ends = Vec::new();
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        starts.push(offset);
+        offset += line.len();
+        ends.push(offset);
+    }
+    let mut high = ends.len().checked_sub(1)?;
+    if !reproduces(ends[high]) {
+        return None;
+    }
+    let mut low = 0;
+    while low < high {
+        let middle = (low + high) / 2;
+        if reproduces(ends[middle]) {
+            high = middle;
+        } else {
+            low = middle + 1;
+        }
+    }
+    starts.get(high).copied()
+}
+
 fn sort(errors: &mut Vec<ConfigError>) {
     errors.sort_by(|a, b| (a.position, &a.path).cmp(&(b.position, &b.path)));
     errors.dedup();

@@ -76,6 +76,11 @@ fn syntax_errors() {
 }
 
 #[test]
+fn a_too_deep_dotted_key_is_located() {
+    check("invalid/deep_key");
+}
+
+#[test]
 fn unknown_keys_and_wrong_types_are_all_reported() {
     check("invalid/schema");
 }

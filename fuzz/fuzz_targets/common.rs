@@ -2,7 +2,8 @@
 
 use proto::{AfiSafi, AfiSafiSet, SessionParams};
 
-fn families(bits: u8) -> AfiSafiSet {
+/// IPv4 unicast for bit 0, IPv6 unicast for bit 1.
+pub fn families(bits: u8) -> AfiSafiSet {
     let mut set = AfiSafiSet::EMPTY;
     if bits & 1 != 0 {
         set.insert(AfiSafi::Ipv4Unicast);

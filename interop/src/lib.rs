@@ -11,7 +11,8 @@
 //!   [`Bird`], [`GoBgp`] and [`Frr`], all of which implement [`BgpPeer`].
 //! - [`kernel_routes`]: a namespace's routing table, typed.
 //! - [`Starling`]: our own `bgpd`, configured from the same specs, queried through `bgpctl`.
-//! - [`Etcd`]: a single-member etcd.
+//! - [`Etcd`]: a single-member etcd, optionally with TLS and client certificates.
+//! - [`CertificateAuthority`]: test certificates made with `openssl`.
 //! - [`RawPeer`]: a hand-driven BGP connection for hostile-input tests; [`Observer`] keeps
 //!   one alive and records what it receives.
 //! - [`Relay`]: a TCP relay that records both directions of a BGP session (golden captures).
@@ -33,11 +34,12 @@ pub mod relay;
 pub mod require;
 pub mod spec;
 pub mod starling;
+pub mod tls;
 pub mod wait;
 
 pub use bird::Bird;
 pub use error::{LabError, Result};
-pub use etcd::Etcd;
+pub use etcd::{Etcd, ServerTls};
 pub use frr::{Frr, FrrOptions};
 pub use gobgp::GoBgp;
 pub use kernel::{
@@ -54,4 +56,5 @@ pub use spec::{
     OriginRoute, RouteAttrs, RouterSpec, DEFAULT_HOLD_TIME,
 };
 pub use starling::{Extra, NeighborStatus, RouteEntry, Starling};
+pub use tls::{CertificateAuthority, KeyPair, Usage};
 pub use wait::{wait_until, Observed, DEFAULT_INTERVAL, DEFAULT_TIMEOUT};

@@ -7,7 +7,7 @@ use std::env;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::{bird, etcd, frr, gobgp};
+use crate::{bird, etcd, frr, gobgp, tls};
 
 /// Environment variable CI sets to `true`.
 const CI_ENV: &str = "CI";
@@ -19,6 +19,8 @@ pub enum Tool {
     GoBgp,
     Frr,
     Etcd,
+    /// The `openssl` command line tool, for test certificates.
+    Openssl,
 }
 
 impl Tool {
@@ -29,6 +31,7 @@ impl Tool {
             Tool::GoBgp => &[gobgp::GOBGPD, gobgp::GOBGP],
             Tool::Frr => &[frr::BGPD, frr::ZEBRA, frr::VTYSH],
             Tool::Etcd => &[etcd::ETCD, etcd::ETCDCTL],
+            Tool::Openssl => &[tls::OPENSSL],
         }
     }
 
@@ -39,6 +42,7 @@ impl Tool {
             Tool::GoBgp => "gobgpd",
             Tool::Frr => "frr",
             Tool::Etcd => "etcd-server etcd-client",
+            Tool::Openssl => "openssl",
         }
     }
 }

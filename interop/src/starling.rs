@@ -68,12 +68,14 @@ pub struct RouteEntry {
 
 /// Starling settings the common [`RouterSpec`] has no field for: TOML lines added to the
 /// `[[neighbor]]` table of the neighbor with this address (`max_prefixes = 2`,
-/// `communities = ["64512:7"]`), to `[global]` (`graceful_restart = { … }`), and whole
-/// tables at the end (`[kernel]`, `[[policy]]`, `[[prefix_list]]`).
+/// `communities = ["64512:7"]`), to `[global]` (`graceful_restart = { … }`), to the `[etcd]`
+/// table (`username = "…"`), and whole tables at the end (`[kernel]`, `[[policy]]`,
+/// `[[prefix_list]]`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Extra {
     pub neighbor_lines: Vec<(IpAddr, String)>,
     pub global_lines: Vec<String>,
+    pub etcd_lines: Vec<String>,
     /// Whole TOML sections appended to the file (`[kernel]`, see [`KernelSpec`]).
     pub sections: Vec<String>,
 }
@@ -92,6 +94,11 @@ impl Extra {
     /// Appends a whole TOML section to the file.
     pub fn section(mut self, toml: &str) -> Extra {
         self.sections.push(toml.to_owned());
+        self
+    }
+
+    pub fn etcd(mut self, line: &str) -> Extra {
+        self.etcd_lines.push(line.to_owned());
         self
     }
 }
@@ -208,6 +215,28 @@ impl Starling {
             Ok(starling.bgpctl(&["show", "status"]).ok().map(|_| ()))
         })?;
         Ok(starling)
+    }
+
+    /// Runs `bgpd --check` in `host`'s namespace on the configuration for `spec` (written
+    /// beside the daemon's, not started): its standard output when it passes, else an error
+    /// carrying what it printed.
+    pub fn check(lab: &Lab, host: &Host, spec: &RouterSpec, extra: &Extra) -> Result<String> {
+        let stem = format!("starling-{}-check", host.name);
+        let config = lab.path(&format!("{stem}.toml"));
+        let dir = lab.path(&format!("{stem}.state"));
+        let socket = dir.join(format!("{stem}.ctl"));
+        write_file(&config, &render_config(host, spec, &socket, &dir, extra))?;
+        let bgpd = binary("bgpd")?;
+        crate::command::run_in(
+            &host.netns,
+            path_str(&bgpd)?,
+            &["--check", "--config", path_str(&config)?],
+        )
+    }
+
+    /// The control socket's path.
+    pub fn socket(&self) -> &Path {
+        &self.socket
     }
 
     /// Runs `bgpctl --json ARGS` against this daemon and returns its standard output.
@@ -444,6 +473,9 @@ fn render_config(
         let _ = writeln!(out, "endpoints = [\"{}\"]", datastore.endpoint);
         let _ = writeln!(out, "node = \"{}\"", datastore.node);
         let _ = writeln!(out, "register = true");
+        for line in &extra.etcd_lines {
+            let _ = writeln!(out, "{line}");
+        }
     }
     for section in &extra.sections {
         let _ = writeln!(out, "\n{section}");

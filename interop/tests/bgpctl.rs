@@ -240,3 +240,45 @@ impl WaitDown for Bird {
         .expect("session down");
     }
 }
+
+/// The control socket belongs to the daemon's group (mode 0660): a user outside the group is
+/// refused by the kernel before bgpd sees anything; the same user given the group is served.
+#[test]
+fn control_socket_is_for_its_group_only() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    if !lab_available("control socket permissions", &[]) {
+        return;
+    }
+    let lab = Lab::new().expect("lab");
+    let st = lab.host("st").expect("host");
+    let starling =
+        Starling::start(&lab, &st, &RouterSpec::new(st.ipv4, STARLING_AS)).expect("bgpd");
+    let socket = starling.socket();
+    let metadata = std::fs::metadata(socket).expect("socket");
+    assert_eq!(metadata.permissions().mode() & 0o777, 0o660, "{socket:?}");
+    let bgpctl = interop::starling::binary("bgpctl").expect("bgpctl");
+    let as_nobody = |groups: &str| {
+        interop::command::run(
+            "setpriv",
+            &[
+                "--reuid=nobody",
+                "--regid=nogroup",
+                groups,
+                "--",
+                bgpctl.to_str().expect("UTF-8 path"),
+                "--socket",
+                socket.to_str().expect("UTF-8 path"),
+                "show",
+                "status",
+            ],
+        )
+    };
+    let refused = as_nobody("--clear-groups").expect_err("nobody is not in the group");
+    assert!(
+        refused.to_string().contains("Permission denied"),
+        "{refused}"
+    );
+    let served = as_nobody(&format!("--groups={}", metadata.gid())).expect("in the group");
+    assert!(served.contains("Router ID:"), "{served}");
+}

@@ -138,6 +138,19 @@ pub enum EtcdError {
         #[source]
         source: etcd_client::Error,
     },
+    /// etcd ended a TLS connection on which we present a client certificate. TLS 1.3 lets a
+    /// server refuse the client's certificate only after the client has finished its side of
+    /// the handshake, so a refusal reaches us under the first request, as an alert, a closed
+    /// connection or a broken pipe, whichever wins the race.
+    #[error(
+        "cannot {what}: etcd ended the TLS connection; it most likely refused our client \
+         certificate ([etcd] tls.cert must be signed by a CA etcd trusts): {source}"
+    )]
+    ClientCertificateRefused {
+        what: &'static str,
+        #[source]
+        source: etcd_client::Error,
+    },
     #[error("cannot {what}: no answer within {after:?}")]
     Timeout { what: &'static str, after: Duration },
     #[error("etcd answered without a response header")]
@@ -148,6 +161,31 @@ pub enum EtcdError {
     WatchClosed,
     #[error("this node's entry kept changing during {attempts} registration attempts")]
     RegisterConflict { attempts: u32 },
+}
+
+impl EtcdError {
+    /// Names the likely cause when etcd closes a connection on which we present a client
+    /// certificate (`client_certificate`); any other error is returned as it is.
+    fn explained(self, client_certificate: bool) -> EtcdError {
+        match self {
+            EtcdError::Request { what, source } if client_certificate && closed(&source) => {
+                EtcdError::ClientCertificateRefused { what, source }
+            }
+            other => other,
+        }
+    }
+}
+
+/// gRPC statuses (grpc/doc/statuscodes.md) tonic gives a request whose connection fails under
+/// it: CANCELLED when the connection closes, UNKNOWN for any other transport error (a TLS
+/// alert, a broken pipe). An unreachable etcd is UNAVAILABLE instead.
+const GRPC_CANCELLED: i32 = 1;
+const GRPC_UNKNOWN: i32 = 2;
+
+/// The connection under a request failed after it was established.
+fn closed(error: &etcd_client::Error) -> bool {
+    matches!(error, etcd_client::Error::GRpcStatus(status)
+        if [GRPC_CANCELLED, GRPC_UNKNOWN].contains(&i32::from(status.code())))
 }
 
 /// The etcd datastore source: a handle on its task. Dropping it stops the task.
@@ -189,6 +227,7 @@ impl EtcdSource {
         let worker = Worker {
             endpoints: etcd.endpoints.clone(),
             connect,
+            client_certificate: client_certificate(etcd),
             range_end: range_end(key_prefix.as_bytes()),
             key_prefix,
             view: View::new(&etcd.prefix, options.base_dir),
@@ -231,6 +270,12 @@ impl Drop for EtcdSource {
 
 /// Connects once and reads the revision of the prefix: `bgpd --check`'s reachability test.
 pub async fn probe(etcd: &Etcd, timing: &Timing) -> Result<Revision, EtcdError> {
+    read_revision(etcd, timing)
+        .await
+        .map_err(|error| error.explained(client_certificate(etcd)))
+}
+
+async fn read_revision(etcd: &Etcd, timing: &Timing) -> Result<Revision, EtcdError> {
     let options = connect_options(etcd, timing)?;
     let mut client = timed(
         timing.connect_timeout,
@@ -283,6 +328,8 @@ enum Announced {
 struct Worker {
     endpoints: Vec<String>,
     connect: ConnectOptions,
+    /// We present a client certificate: a closed connection probably means etcd refused it.
+    client_certificate: bool,
     prefix: String,
     /// `<prefix>/`, and the end of its key range.
     key_prefix: String,
@@ -311,7 +358,7 @@ impl Worker {
         loop {
             let error = match self.session().await {
                 Err(Interrupt::Stopped) => return,
-                Err(Interrupt::Failed(error)) => error,
+                Err(Interrupt::Failed(error)) => error.explained(self.client_certificate),
                 Ok(never) => match never {},
             };
             let delay = self.backoff.next_delay();
@@ -659,6 +706,11 @@ fn connect_options(etcd: &Etcd, timing: &Timing) -> Result<ConnectOptions, EtcdE
             .with_auto_token_refresh(true);
     }
     Ok(options)
+}
+
+/// Whether we present a client certificate (mutual TLS).
+fn client_certificate(etcd: &Etcd) -> bool {
+    etcd.tls.as_ref().is_some_and(|tls| tls.identity.is_some())
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, EtcdError> {

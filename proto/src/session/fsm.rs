@@ -361,13 +361,18 @@ impl Session {
             .into_iter()
             .flatten()
             .any(|c| matches!(c.phase, Phase::OpenConfirm(_) | Phase::Established { .. }));
-        if !self.enabled || self.config.passive || progressed || self.outgoing.is_some() {
+        if !self.enabled || self.config.passive || self.outgoing.is_some() {
             return;
         }
         if self.connecting {
-            // The previous attempt hangs: abandon it before the next one.
+            // The previous attempt hangs: abandon it before the next one. Also when another
+            // connection got through: with this timer gone, nothing would ever end the attempt,
+            // and while it is pending a lost connection does not restart the session.
             step.push(Action::Close(ConnectionId::Outgoing));
             self.connecting = false;
+        }
+        if progressed {
+            return;
         }
         step.because(Reason::ConnectRetryExpired);
         self.begin_attempt(now, step);

@@ -726,3 +726,37 @@ fn idle_hold_accepts_a_returning_peer_after_a_connection_failure() {
     )));
     check(Input::Message(ConnectionId::Incoming, &cease), false);
 }
+
+#[test]
+fn a_connect_still_pending_when_another_connection_got_through_is_abandoned() {
+    const HOLD_TIME: u16 = 180;
+    // Found by the `session` fuzz target: our connect hangs while the peer's connection
+    // reaches OpenConfirm; the ConnectRetry timer fires and must end the attempt, else the
+    // session, once the other connection is lost, waits for that connect forever (Connect,
+    // then Active after it fails) with no timer to restart it.
+    let a = config(64512, [10, 0, 0, 1], 64512);
+    let b = config(64512, [10, 0, 0, 2], 64512);
+    let open_b = Message::Open(super::negotiate::local_open(&b));
+    assert_eq!((a.hold_time, b.hold_time), (HOLD_TIME, HOLD_TIME));
+    let mut session = Session::new(a, 7);
+    let start = Instant::now();
+    session.handle(start, Input::Start);
+    session.handle(start, Input::TcpConnected(ConnectionId::Incoming));
+    session.handle(start, Input::Message(ConnectionId::Incoming, &open_b));
+    assert_eq!(session.state(), State::OpenConfirm);
+
+    let retry = session.poll_timeout().expect("ConnectRetry timer");
+    let actions = session.handle_timeout(retry);
+    assert_eq!(actions, [Action::Close(ConnectionId::Outgoing)]);
+    assert_eq!(session.state(), State::OpenConfirm);
+
+    // The peer never confirms: the hold timer ends its connection; the session rests in
+    // Idle, then connects again.
+    let hold_expired = start + Duration::from_secs(u64::from(HOLD_TIME) + 1);
+    session.handle_timeout(hold_expired);
+    assert_eq!(session.state(), State::Idle);
+    let idle_hold = session.poll_timeout().expect("idle hold timer");
+    let actions = session.handle_timeout(idle_hold);
+    assert_eq!(actions.first(), Some(&Action::Connect));
+    assert_eq!(session.state(), State::Connect);
+}
