@@ -72,9 +72,16 @@ pub struct RouteEntry {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Extra {
     pub neighbor_lines: Vec<(IpAddr, String)>,
+    /// `[global] log_level`; `None` keeps the lab's `debug` (benchmarks use `info`).
+    pub log_level: Option<String>,
 }
 
 impl Extra {
+    pub fn log_level(mut self, level: &str) -> Extra {
+        self.log_level = Some(level.to_owned());
+        self
+    }
+
     pub fn neighbor(mut self, address: IpAddr, line: &str) -> Extra {
         self.neighbor_lines.push((address, line.to_owned()));
         self
@@ -368,7 +375,8 @@ fn render_config(
     let _ = writeln!(out, "log_format = \"json\"");
     // Loopback of the host's own namespace: reachable only from inside it.
     let _ = writeln!(out, "metrics_listen = \"127.0.0.1:{METRICS_PORT}\"");
-    let _ = writeln!(out, "log_level = \"debug\"");
+    let log_level = extra.log_level.as_deref().unwrap_or("debug");
+    let _ = writeln!(out, "log_level = \"{log_level}\"");
     for neighbor in &spec.neighbors {
         render_neighbor(&mut out, neighbor);
         for (_, line) in extra

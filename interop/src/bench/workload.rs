@@ -1,0 +1,552 @@
+//! The workloads of issue 10, each run against one daemon at one point. A run builds a fresh
+//! lab (the daemon's namespace and the harness namespace with one address per session),
+//! starts the daemon as a route reflector with every harness session as an iBGP neighbor
+//! (senders non-clients, receivers clients, RFC 4456 §6: a non-client's routes go to clients
+//! only, so receivers get everything and senders nothing back), establishes every session,
+//! then measures.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::{Duration, Instant};
+
+use proto::{AfiSafi, Asn, ClusterId};
+
+use super::dut::{harness_cpu, pin_harness, Daemon, Dut, Usage};
+use super::engine::{Engine, SessionPlan, HOLD_TIME_S};
+use super::report::{Metric, RunOutcome};
+use super::wire::{self, Batch, PrefixSpace};
+use crate::error::{LabError, Result};
+use crate::lab::{AddressPair, Lab};
+use crate::spec::{HoldTime, NeighborSpec, RouterSpec};
+
+/// The AS of the daemon and of every harness session (iBGP).
+const ASN: Asn = Asn(64512);
+/// How long establishing every session may take.
+const ESTABLISH_TIMEOUT: Duration = Duration::from_secs(120);
+/// A run is generator-bound when the harness used this share of the wall time as CPU.
+const GENERATOR_BOUND_SHARE: f64 = 0.9;
+/// W5: prefixes per withdrawal or re-announcement batch, and one batch per tick (a fixed
+/// rate of 10,000 prefixes per second).
+const CHURN_BATCH: u32 = 100;
+const CHURN_TICK: Duration = Duration::from_millis(10);
+/// W5: share of the table churned (10 %).
+const CHURN_SHARE_DIVISOR: u32 = 10;
+/// W5: how long the daemon gets after a client drops before its memory is read.
+const DROP_SETTLE: Duration = Duration::from_secs(2);
+const BYTES_PER_MB: f64 = 1_000_000.0;
+const MS_PER_S: f64 = 1000.0;
+
+/// Address plans of the generated prefixes (outside the lab's 10.254/16 and 10.255/16).
+const INGEST_V4_BASE: Ipv4Addr = Ipv4Addr::new(16, 0, 0, 0);
+const INGEST_V4_LEN: u8 = 24;
+const INGEST_V6_BASE: Ipv6Addr = Ipv6Addr::new(0xfd20, 0, 0, 0, 0, 0, 0, 0);
+const INGEST_V6_LEN: u8 = 48;
+/// Calico's default IPAM block: a /26 per node out of the pod pool.
+const POD_BLOCK_BASE: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 0);
+const POD_BLOCK_LEN: u8 = 26;
+
+/// The workloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Workload {
+    W1,
+    W2,
+    W3,
+    W5,
+}
+
+impl Workload {
+    pub const ALL: [Workload; 4] = [Workload::W1, Workload::W2, Workload::W3, Workload::W5];
+
+    pub fn id(self) -> &'static str {
+        match self {
+            Workload::W1 => "W1",
+            Workload::W2 => "W2",
+            Workload::W3 => "W3",
+            Workload::W5 => "W5",
+        }
+    }
+
+    pub fn parse(id: &str) -> Option<Workload> {
+        Workload::ALL
+            .into_iter()
+            .find(|w| w.id().eq_ignore_ascii_case(id))
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Workload::W1 => "ingest and reflect",
+            Workload::W2 => "pass-through",
+            Workload::W3 => "reflector fan-out",
+            Workload::W5 => "churn",
+        }
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            Workload::W1 => {
+                "Senders (iBGP non-clients) each announce unique IPv4 /24s; one route-reflector \
+                 client receives every route. Time from the first write to the receiver holding \
+                 the last prefix; the daemon's CPU over that time and its peak memory (VmHWM)."
+            }
+            Workload::W2 => {
+                "One sender → daemon → one receiver. Routes per second from the first write to \
+                 the last prefix received; per-prefix latency from the write that carried it to \
+                 its arrival at the receiver."
+            }
+            Workload::W3 => {
+                "One injector, every other session a route-reflector client. Prefix-updates \
+                 delivered (clients × prefixes) per CPU second of the daemon, and the time until \
+                 the last client holds every prefix."
+            }
+            Workload::W5 => {
+                "From W3's steady state: withdraw 10 % of the prefixes at 10,000 prefixes/s, \
+                 then re-announce them at the same rate, then drop one client. Withdrawal \
+                 propagation: from the last withdrawal written to every client clean; memory \
+                 after the drop against the steady state."
+            }
+        }
+    }
+
+    /// The table columns; the first is the chart's.
+    pub fn metrics(self) -> Vec<Metric> {
+        let metric = |name, unit, higher_is_better| Metric {
+            name,
+            unit,
+            higher_is_better,
+        };
+        match self {
+            Workload::W1 => vec![
+                metric("completion", "s", false),
+                metric("daemon CPU", "s", false),
+                metric("peak memory", "MB", false),
+                metric("harness CPU", "s", false),
+            ],
+            Workload::W2 => vec![
+                metric("throughput", "routes/s", true),
+                metric("latency p50", "ms", false),
+                metric("latency p99", "ms", false),
+                metric("daemon CPU", "s", false),
+                metric("peak memory", "MB", false),
+            ],
+            Workload::W3 => vec![
+                metric("prefix-updates per CPU second", "1/s", true),
+                metric("last client complete", "s", false),
+                metric("daemon CPU", "s", false),
+                metric("peak memory", "MB", false),
+                metric("harness CPU", "s", false),
+            ],
+            Workload::W5 => vec![
+                metric("withdrawal propagation", "s", false),
+                metric("withdrawal p99", "ms", false),
+                metric("re-announce propagation", "s", false),
+                metric("memory after drop − steady", "MB", false),
+                metric("daemon CPU during churn", "s", false),
+            ],
+        }
+    }
+
+    /// The points of the workload (full sizes, or small ones for `--quick`).
+    pub fn points(self, quick: bool) -> Vec<Point> {
+        let v4 = |count| PrefixSpace::ipv4(INGEST_V4_BASE, INGEST_V4_LEN, count);
+        let v6 = |count| PrefixSpace::ipv6(INGEST_V6_BASE, INGEST_V6_LEN, count);
+        let pods = |count| PrefixSpace::ipv4(POD_BLOCK_BASE, POD_BLOCK_LEN, count);
+        let point = |senders, receivers, space| Point {
+            senders,
+            receivers,
+            space,
+        };
+        match (self, quick) {
+            (Workload::W1, false) => vec![point(10, 1, v4(1_000_000))],
+            (Workload::W1, true) => vec![point(3, 1, v4(15_000))],
+            (Workload::W2, false) => vec![
+                point(1, 1, v4(100_000)),
+                point(1, 1, v4(1_000_000)),
+                point(1, 1, v6(100_000)),
+            ],
+            (Workload::W2, true) => vec![point(1, 1, v4(10_000)), point(1, 1, v6(5_000))],
+            (Workload::W3, false) => vec![
+                point(1, 100, pods(4_000)),
+                point(1, 500, pods(4_000)),
+                point(1, 100, pods(100_000)),
+                point(1, 500, pods(100_000)),
+            ],
+            (Workload::W3, true) => vec![point(1, 20, pods(4_000))],
+            (Workload::W5, false) => vec![point(1, 100, pods(4_000)), point(1, 100, pods(100_000))],
+            (Workload::W5, true) => vec![point(1, 10, pods(2_000))],
+        }
+    }
+
+    /// Runs once against `daemon` at `point`.
+    pub fn run(self, daemon: Daemon, point: &Point, timeout: Duration) -> RunOutcome {
+        let result = match self {
+            Workload::W1 | Workload::W2 | Workload::W3 => load(self, daemon, point, timeout),
+            Workload::W5 => churn(daemon, point, timeout),
+        };
+        result.unwrap_or_else(|e| RunOutcome::Failed(shorten(&e.to_string())))
+    }
+}
+
+/// Sessions and prefixes of one point. The space is split evenly between the senders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Point {
+    pub senders: usize,
+    pub receivers: usize,
+    pub space: PrefixSpace,
+}
+
+impl Point {
+    /// `10 senders × 100,000 IPv4` style label.
+    pub fn label(&self, workload: Workload) -> String {
+        let family = match self.space.family {
+            AfiSafi::Ipv4Unicast => "IPv4",
+            AfiSafi::Ipv6Unicast => "IPv6",
+        };
+        let count = super::report::format_value(f64::from(self.space.count));
+        match workload {
+            Workload::W1 => format!(
+                "{} × {} {family}",
+                self.senders,
+                super::report::format_value(f64::from(self.space.count) / self.senders as f64)
+            ),
+            Workload::W2 => format!("{count} {family}"),
+            Workload::W3 | Workload::W5 => format!("{} clients, {count}", self.receivers),
+        }
+    }
+
+    /// The prefixes sender `k` announces.
+    fn share(&self, sender: usize) -> std::ops::Range<u32> {
+        let senders = u32::try_from(self.senders.max(1)).unwrap_or(u32::MAX);
+        let each = self.space.count / senders;
+        let k = u32::try_from(sender).unwrap_or(u32::MAX);
+        let end = if k + 1 == senders {
+            self.space.count
+        } else {
+            (k + 1) * each
+        };
+        k * each..end
+    }
+}
+
+/// A daemon with every harness session established.
+struct Bed {
+    /// Kept for its namespaces and processes (dropped last: fields drop in order).
+    engine: Engine,
+    dut: Dut,
+    _lab: Lab,
+    /// Next hop of sender `k` (its own address).
+    next_hops: Vec<IpAddr>,
+}
+
+impl Bed {
+    fn new(daemon: Daemon, point: &Point) -> Result<Bed> {
+        let lab = Lab::new()?;
+        let dut_host = lab.host("dut")?;
+        let harness = lab.host("harness")?;
+        let sessions = point.senders + point.receivers;
+        let extra = u32::try_from(sessions.saturating_sub(1))
+            .map_err(|_| LabError::Invalid("too many sessions".into()))?;
+        let mut pairs = vec![AddressPair {
+            ipv4: harness.ipv4,
+            ipv6: harness.ipv6,
+        }];
+        pairs.extend(lab.add_addresses(&harness, extra)?);
+        let family = point.space.family;
+        let address = |pair: &AddressPair| match family {
+            AfiSafi::Ipv4Unicast => IpAddr::V4(pair.ipv4),
+            AfiSafi::Ipv6Unicast => IpAddr::V6(pair.ipv6),
+        };
+        let mut spec = RouterSpec::new(dut_host.ipv4, ASN);
+        spec.cluster_id = Some(ClusterId(dut_host.ipv4));
+        let mut plans = Vec::with_capacity(sessions);
+        for (index, pair) in pairs.iter().enumerate() {
+            let receiver = index >= point.senders;
+            spec.neighbors.push(NeighborSpec {
+                passive: true,
+                hold_time: HoldTime(HOLD_TIME_S),
+                rr_client: receiver,
+                ..NeighborSpec::new(address(pair), ASN)
+            });
+            plans.push(SessionPlan {
+                local: address(pair),
+                remote: dut_host.address(crate::lab::IpVersion::of(address(pair))),
+                asn: ASN,
+                router_id: pair.ipv4,
+                family,
+                receiver,
+            });
+        }
+        let next_hops = plans.iter().take(point.senders).map(|p| p.local).collect();
+        let dut = Dut::start(&lab, &dut_host, daemon, spec)?;
+        pin_harness()?;
+        let mut engine = Engine::connect(&harness.netns, plans, point.space)?;
+        let all = engine.len();
+        if !engine.run_until(ESTABLISH_TIMEOUT, |e| e.established() == all)? {
+            return Err(LabError::Invalid(format!(
+                "{} of {all} sessions Established after {ESTABLISH_TIMEOUT:?}",
+                engine.established()
+            )));
+        }
+        // Receivers have nothing to announce: their End-of-RIB goes at once (RFC 4724 §2).
+        for receiver in point.senders..all {
+            let eor = engine.end_of_rib(receiver)?;
+            engine.send(receiver, eor)?;
+        }
+        Ok(Bed {
+            engine,
+            dut,
+            _lab: lab,
+            next_hops,
+        })
+    }
+
+    /// Everything sender `k` announces, then its End-of-RIB, as one batch.
+    fn announcements(&self, point: &Point, sender: usize) -> Result<Batch> {
+        let next_hop = *self
+            .next_hops
+            .get(sender)
+            .ok_or_else(|| LabError::Invalid(format!("no sender {sender}")))?;
+        let routes = wire::announce(&point.space, point.share(sender), next_hop)?;
+        let eor = self.engine.end_of_rib(sender)?;
+        Ok(Batch::concat(&[routes, eor]))
+    }
+
+    /// Sends every sender's announcements and waits until each receiver holds `expected`
+    /// prefixes; returns the start and the moment the last receiver got its last prefix.
+    fn load(
+        &mut self,
+        point: &Point,
+        batches: Vec<Batch>,
+        timeout: Duration,
+    ) -> Result<(Instant, Instant)> {
+        let start = Instant::now();
+        for (sender, batch) in batches.into_iter().enumerate() {
+            self.engine.send(sender, batch)?;
+        }
+        let expected = point.space.count;
+        self.wait_tables(timeout, "announcements", |count| count == expected)?;
+        Ok((start, self.last_change(start)))
+    }
+
+    /// Runs until every receiver's count satisfies `complete`.
+    fn wait_tables(
+        &mut self,
+        timeout: Duration,
+        what: &str,
+        complete: impl Fn(u32) -> bool,
+    ) -> Result<()> {
+        let done = self
+            .engine
+            .run_until(timeout, |e| e.tables().all(|t| complete(t.count())))?;
+        if done {
+            Ok(())
+        } else {
+            let counts: Vec<u32> = self.engine.tables().map(|t| t.count()).collect();
+            let lowest = counts.iter().min().copied().unwrap_or(0);
+            Err(LabError::Invalid(format!(
+                "timeout after {timeout:?} waiting for {what}: lowest receiver count {lowest} of {}",
+                self.engine.space().count
+            )))
+        }
+    }
+
+    fn last_change(&self, fallback: Instant) -> Instant {
+        self.engine
+            .tables()
+            .filter_map(|t| t.last_change)
+            .max()
+            .unwrap_or(fallback)
+    }
+}
+
+/// W1, W2, W3: announce everything once and measure until every receiver has it all.
+fn load(
+    workload: Workload,
+    daemon: Daemon,
+    point: &Point,
+    timeout: Duration,
+) -> Result<RunOutcome> {
+    let mut bed = Bed::new(daemon, point)?;
+    let batches = (0..point.senders)
+        .map(|sender| bed.announcements(point, sender))
+        .collect::<Result<Vec<_>>>()?;
+    let before = bed.dut.usage()?;
+    let harness_before = harness_cpu()?;
+    let (start, end) = bed.load(point, batches, timeout)?;
+    let after = bed.dut.usage()?;
+    let harness = harness_cpu()?.saturating_sub(harness_before);
+    let wall = end.saturating_duration_since(start);
+    let cpu = after.cpu.saturating_sub(before.cpu);
+    let generator_bound = generator_bound(harness, cpu, Instant::now() - start);
+    let seconds = wall.as_secs_f64();
+    let values = match workload {
+        Workload::W1 => vec![
+            seconds,
+            cpu.as_secs_f64(),
+            megabytes(after.peak),
+            harness.as_secs_f64(),
+        ],
+        Workload::W2 => {
+            let latency = bed
+                .engine
+                .latency(0..point.space.count)
+                .ok_or_else(|| LabError::Invalid("no latency samples".into()))?;
+            vec![
+                f64::from(point.space.count) / seconds,
+                latency.p50.as_secs_f64() * MS_PER_S,
+                latency.p99.as_secs_f64() * MS_PER_S,
+                cpu.as_secs_f64(),
+                megabytes(after.peak),
+            ]
+        }
+        Workload::W3 | Workload::W5 => {
+            let updates = f64::from(point.space.count) * point.receivers as f64;
+            vec![
+                updates / cpu.as_secs_f64(),
+                seconds,
+                cpu.as_secs_f64(),
+                megabytes(after.peak),
+                harness.as_secs_f64(),
+            ]
+        }
+    };
+    Ok(RunOutcome::Measured {
+        values,
+        generator_bound,
+    })
+}
+
+/// W5: W3's load, then 10 % withdrawn and re-announced at a fixed rate, then one client
+/// dropped.
+fn churn(daemon: Daemon, point: &Point, timeout: Duration) -> Result<RunOutcome> {
+    let mut bed = Bed::new(daemon, point)?;
+    let batch = bed.announcements(point, 0)?;
+    bed.load(point, vec![batch], timeout)?;
+    let steady: Usage = bed.dut.usage()?;
+    let harness_before = harness_cpu()?;
+    let churned = point.space.count / CHURN_SHARE_DIVISOR;
+    let next_hop = *bed
+        .next_hops
+        .first()
+        .ok_or_else(|| LabError::Invalid("no injector".into()))?;
+    let batches = |announce: bool| -> Result<Vec<Batch>> {
+        (0..churned)
+            .step_by(CHURN_BATCH as usize)
+            .map(|from| {
+                let range = from..(from + CHURN_BATCH).min(churned);
+                if announce {
+                    wire::announce(&point.space, range, next_hop)
+                } else {
+                    wire::withdraw(&point.space, range)
+                }
+            })
+            .collect()
+    };
+    let withdrawals = batches(false)?;
+    let reannouncements = batches(true)?;
+    let full = point.space.count;
+    let withdraw_started = Instant::now();
+    let (withdrawn_at, withdraw_p99) =
+        paced(&mut bed, withdrawals, churned, timeout, || full - churned)?;
+    let withdraw_seconds = withdrawn_at.as_secs_f64();
+    let (reannounced_at, _) = paced(&mut bed, reannouncements, churned, timeout, || full)?;
+    let churn_cpu = bed.dut.usage()?.cpu.saturating_sub(steady.cpu);
+    let wall = withdraw_started.elapsed();
+    let harness = harness_cpu()?.saturating_sub(harness_before);
+    let generator_bound = generator_bound(harness, churn_cpu, wall);
+    let last = bed.engine.len() - 1;
+    bed.engine.close(last);
+    bed.engine.run_until(DROP_SETTLE, |_| false)?;
+    let dropped = bed.dut.usage()?;
+    let memory_delta = (dropped.resident as f64 - steady.resident as f64) / BYTES_PER_MB;
+    Ok(RunOutcome::Measured {
+        values: vec![
+            withdraw_seconds,
+            withdraw_p99.as_secs_f64() * MS_PER_S,
+            reannounced_at.as_secs_f64(),
+            memory_delta,
+            churn_cpu.as_secs_f64(),
+        ],
+        generator_bound,
+    })
+}
+
+/// Sends `batches` one per [`CHURN_TICK`] on the injector, then waits until every receiver
+/// holds `target()` prefixes. Returns the time from the last batch written to the last
+/// receiver done, and the p99 of per-prefix propagation (to the slowest receiver).
+fn paced(
+    bed: &mut Bed,
+    batches: Vec<Batch>,
+    churned: u32,
+    timeout: Duration,
+    target: impl Fn() -> u32,
+) -> Result<(Duration, Duration)> {
+    bed.engine.reset_stamps();
+    let mut tick = Instant::now();
+    for batch in batches {
+        bed.engine.send(0, batch)?;
+        tick += CHURN_TICK;
+        let wait = tick.saturating_duration_since(Instant::now());
+        bed.engine.run_until(wait, |_| false)?;
+    }
+    bed.engine.run_until(timeout, Engine::flushed)?;
+    let written = Instant::now();
+    let target = target();
+    bed.wait_tables(timeout, "churn", |count| count == target)?;
+    let done = bed.engine.last_effect().unwrap_or(written);
+    let latency = bed
+        .engine
+        .latency(0..churned)
+        .ok_or_else(|| LabError::Invalid("no churn latency samples".into()))?;
+    Ok((done.saturating_duration_since(written), latency.p99))
+}
+
+fn generator_bound(harness: Duration, daemon: Duration, wall: Duration) -> bool {
+    harness.as_secs_f64() >= GENERATOR_BOUND_SHARE * wall.as_secs_f64() || harness > daemon
+}
+
+fn megabytes(bytes: u64) -> f64 {
+    bytes as f64 / BYTES_PER_MB
+}
+
+/// Keeps failure reasons table-sized.
+fn shorten(text: &str) -> String {
+    const MAX: usize = 160;
+    let line = text.lines().next().unwrap_or_default();
+    if line.len() <= MAX {
+        line.to_owned()
+    } else {
+        let cut = (0..=MAX)
+            .rev()
+            .find(|i| line.is_char_boundary(*i))
+            .unwrap_or(0);
+        format!("{}…", &line[..cut])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn senders_split_the_space() {
+        let point = Point {
+            senders: 3,
+            receivers: 1,
+            space: PrefixSpace::ipv4(INGEST_V4_BASE, INGEST_V4_LEN, 10),
+        };
+        let check = |sender: usize, expected: std::ops::Range<u32>| {
+            assert_eq!(point.share(sender), expected, "sender {sender}");
+        };
+        check(0, 0..3);
+        check(1, 3..6);
+        check(2, 6..10);
+    }
+
+    #[test]
+    fn workload_ids_round_trip() {
+        for workload in Workload::ALL {
+            assert_eq!(Workload::parse(workload.id()), Some(workload));
+            assert!(!workload.points(true).is_empty());
+            assert!(!workload.points(false).is_empty());
+        }
+    }
+}
