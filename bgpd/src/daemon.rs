@@ -4,25 +4,34 @@
 //! changed; `SIGTERM` / `SIGINT` stop every session with Cease / Administrative Shutdown.
 //! It starts the RIB task (`crate::rib`) and tells it what the configuration says of routes
 //! and neighbors; `show routes` and the neighbors' route counters are answered by the RIB.
+//!
+//! With `[kernel]` it starts the FIB task (`crate::fib`) before any neighbor: the RIB task
+//! feeds it forwarding changes, a small task turns its kernel-route events into locally
+//! originated routes (next hop self towards every neighbor), and the daemon gives it the
+//! datastore's pools, link-local neighbors' interfaces, `show fib` and the metrics' figures.
+//! On shutdown the FIB stops first, so that sessions closing do not withdraw routes that
+//! `persist_on_exit` keeps (RFC 4724 §4.1: forwarding state survives the restart).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use config::source::{Origin, SourceEvent};
-use config::{Change, Config, Effect, PeerAddress};
+use config::{Change, Config, Effect, KernelField, PeerAddress};
 use proto::session::StopReason;
 use proto::RouterId;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
 use crate::control::protocol::{self, Done, Request};
 use crate::control::{self as control_socket, failure, Answer, ControlRequest};
 use crate::datastore::Datastore;
+use crate::fib::{Fib, FibCommand, FibEntry, FibError, KernelRouteEvent};
 use crate::metrics;
 use crate::neighbor::{self, NeighborSettings};
 use crate::peer::{PeerCommand, PeerHandle};
@@ -52,6 +61,8 @@ pub enum DaemonError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot start the kernel FIB: {0}")]
+    Fib(#[from] FibError),
 }
 
 pub struct Daemon {
@@ -80,6 +91,14 @@ pub struct Daemon {
     /// The next neighbor number for the RIB; never reused, so that a late input of a removed
     /// neighbor cannot reach its successor.
     next_peer: u32,
+    /// The kernel FIB, with `[kernel]`.
+    fib: Option<Fib>,
+    /// The `[kernel]` the FIB started with (what a reload can change live is judged against it).
+    fib_started: Option<config::Kernel>,
+    /// Kernel routes originated into BGP now (kept by the task that forwards them).
+    kernel_advertised: Arc<AtomicUsize>,
+    /// The RIB was told that the configured neighbors are all known (initial convergence).
+    neighbors_known: bool,
 }
 
 struct Listener {
@@ -101,6 +120,10 @@ impl Daemon {
             rib,
             rib_task: Some(rib_task),
             next_peer: 0,
+            fib: None,
+            fib_started: None,
+            kernel_advertised: Arc::new(AtomicUsize::new(0)),
+            neighbors_known: false,
             config_path,
             file_config: config.clone(),
             config,
@@ -144,6 +167,7 @@ impl Daemon {
             ),
             None => None,
         };
+        let kernel_task = self.start_fib().await?;
         let rib_task = self.rib_task.take().map(|task| tokio::spawn(task.run()));
         // Neighbors from the file start at once; the datastore's follow with its first snapshot
         // (from etcd, or from the saved cache while etcd is away).
@@ -151,6 +175,9 @@ impl Daemon {
         let neighbors = self.config.neighbors.clone();
         for neighbor in &neighbors {
             self.add_neighbor(neighbor);
+        }
+        if self.datastore.is_none() {
+            self.announce_neighbors_known();
         }
         info!(
             asn = %self.config.global.asn,
@@ -170,9 +197,7 @@ impl Daemon {
                 Some((stream, remote)) = self.accepted.recv() => self.route_incoming(stream, remote),
                 Some(request) = control.recv() => self.control(request),
                 Some(event) = next_datastore_event(&mut self.datastore) => self.datastore_event(event),
-                Some(reply) = scrapes.recv() => {
-                    let _ = reply.send(self.metrics_page());
-                }
+                Some(reply) = scrapes.recv() => self.scrape(reply),
                 _ = hangup.recv() => {
                     let _ = self.reload();
                 }
@@ -186,11 +211,167 @@ impl Daemon {
             task.abort();
         }
         let _ = std::fs::remove_file(&control_path);
+        // Before the sessions close: their withdrawals must not reach a kernel whose routes
+        // `persist_on_exit` keeps.
+        if let Some(fib) = self.fib.take() {
+            match fib.stop().await {
+                Ok(()) => info!("kernel FIB stopped"),
+                Err(error) => warn!(%error, "kernel FIB stopped with an error"),
+            }
+        }
+        if let Some(task) = kernel_task {
+            task.abort();
+        }
         self.shutdown().await;
         if let Some(task) = rib_task {
             task.abort();
         }
         Ok(())
+    }
+
+    /// Starts the FIB when `[kernel]` is configured: the RIB task gets its queue, and a task
+    /// of its own forwards kernel-route events to the RIB in order (awaiting room: the FIB
+    /// keeps undelivered events coalesced meanwhile).
+    async fn start_fib(&mut self) -> Result<Option<tokio::task::JoinHandle<()>>, DaemonError> {
+        let Some(kernel) = self.config.kernel.clone() else {
+            return Ok(None);
+        };
+        let (fib, events) = Fib::start(&kernel).await?;
+        info!(
+            protocol = kernel.protocol.0,
+            table = kernel.table,
+            program = kernel.program,
+            persist_on_exit = kernel.persist_on_exit,
+            "kernel FIB started"
+        );
+        if let Some(task) = self.rib_task.as_mut() {
+            task.set_fib(fib.commands());
+        }
+        self.fib = Some(fib);
+        self.fib_started = Some(kernel);
+        let task = tokio::spawn(forward_kernel_routes(
+            events,
+            self.rib.clone(),
+            Arc::clone(&self.kernel_advertised),
+        ));
+        Ok(Some(task))
+    }
+
+    /// Tells the RIB once that every configured neighbor has been added.
+    fn announce_neighbors_known(&mut self) {
+        if !self.neighbors_known {
+            self.neighbors_known = true;
+            self.to_rib(RibEvent::NeighborsKnown);
+        }
+    }
+
+    /// Answers a metrics scrape; the FIB's figures are asked from its task without holding up
+    /// the loop.
+    fn scrape(&self, reply: metrics::ScrapeRequest) {
+        let mut page = self.metrics_page();
+        let Some(fib) = &self.fib else {
+            let _ = reply.send(page);
+            return;
+        };
+        let commands = fib.commands();
+        let advertised = Arc::clone(&self.kernel_advertised);
+        tokio::spawn(async move {
+            let entries = fib_status(&commands).await.unwrap_or_default();
+            let sample = metrics::FibSample {
+                installed: entries.iter().filter(|e| e.installed).count(),
+                failures: entries.iter().filter(|e| e.error.is_some()).count(),
+                advertised: advertised.load(Ordering::Relaxed),
+            };
+            metrics::render_fib(&mut page, &sample);
+            let _ = reply.send(page);
+        });
+    }
+
+    /// `show fib`: one line per entry; without `[kernel]`, a notice and no entry.
+    fn show_fib(&self, reply: oneshot::Sender<Answer>) {
+        let Some(fib) = &self.fib else {
+            let notice = protocol::Notice {
+                notice: "no [kernel] section: the kernel FIB is off".to_owned(),
+            };
+            let _ = reply.send(Answer::Lines(vec![json(&notice)]));
+            return;
+        };
+        let commands = fib.commands();
+        tokio::spawn(async move {
+            let lines = match fib_status(&commands).await {
+                Ok(entries) => entries.iter().map(|e| json(&fib_route(e))).collect(),
+                Err(error) => vec![failure(&error.to_string())],
+            };
+            let _ = reply.send(Answer::Lines(lines));
+        });
+    }
+
+    /// Hands the FIB task a command, when there is one; like [`Self::to_rib`], without waiting.
+    fn to_fib(&self, command: FibCommand) {
+        let Some(fib) = &self.fib else {
+            return;
+        };
+        if let Err(mpsc::error::TrySendError::Full(command)) = fib.commands().try_send(command) {
+            let commands = fib.commands();
+            tokio::spawn(async move {
+                let _ = commands.send(command).await;
+            });
+        }
+    }
+
+    /// SIGHUP or a datastore snapshot changed `[kernel]`. The datastore's pools apply live;
+    /// everything else shapes the FIB task's sockets, ownership or the RIB's decisions and
+    /// takes a restart.
+    fn kernel_change(&self, change: &Change) {
+        let restart = |what: &str| {
+            warn!(
+                change = what,
+                "this [kernel] change takes effect when bgpd restarts"
+            );
+        };
+        match change {
+            Change::KernelAdded => restart("kernel added"),
+            Change::KernelRemoved => restart("kernel removed"),
+            Change::Kernel(fields) => {
+                for field in fields {
+                    if *field == KernelField::Advertise && self.advertise_pools_only() {
+                        let pools = self
+                            .config
+                            .kernel
+                            .as_ref()
+                            .and_then(|k| k.advertise.as_ref())
+                            .map(|a| a.prefixes.clone())
+                            .unwrap_or_default();
+                        info!(pools = ?pools, "advertise pools from the datastore");
+                        self.to_fib(FibCommand::AdvertisePools(pools));
+                    } else {
+                        restart(field.name());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether the advertise filter in force differs from the one the FIB started with only
+    /// by the datastore's pools (neither file listed any, so the FIB takes them live).
+    fn advertise_pools_only(&self) -> bool {
+        let started = self.fib_started.as_ref().and_then(|k| k.advertise.as_ref());
+        let file = self
+            .file_config
+            .kernel
+            .as_ref()
+            .and_then(|k| k.advertise.as_ref());
+        match (started, file) {
+            (Some(started), Some(file)) => {
+                started.prefixes.is_empty()
+                    && file.prefixes.is_empty()
+                    && started.protocols == file.protocols
+                    && started.interfaces == file.interfaces
+                    && started.blackhole == file.blackhole
+            }
+            _ => false,
+        }
     }
 
     fn control(&mut self, ControlRequest { request, reply }: ControlRequest) {
@@ -269,6 +450,10 @@ impl Daemon {
             Request::NeighborReset { name, soft: false } => {
                 let reason = StopReason::AdministrativeReset("reset by the operator".to_owned());
                 self.neighbor_command(&name, PeerCommand::Stop(reason))
+            }
+            Request::ShowFib => {
+                self.show_fib(reply);
+                return;
             }
             Request::Reload => match self.reload() {
                 Ok(changes) => vec![json(&Done { ok: true, changes })],
@@ -409,8 +594,30 @@ impl Daemon {
         self.seed = self.seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let id = rr::PeerId(self.next_peer);
         self.next_peer += 1;
+        self.to_rib(RibEvent::NeighborAdded { peer: id });
+        self.link_local_interface(&neighbor.address);
         let handle = PeerHandle::spawn(id, settings, self.seed, self.rib.clone());
         self.peers.insert(neighbor.address.clone(), handle);
+    }
+
+    /// An IPv6 link-local neighbor (`fe80::1%eth0`): the routes it announces have a next hop
+    /// that only means something on its interface (RFC 4291 §2.5.6), which the FIB must name.
+    fn link_local_interface(&self, address: &PeerAddress) {
+        let (IpAddr::V6(ip), Some(interface)) = (address.ip, &address.interface) else {
+            return;
+        };
+        if self.fib.is_none() {
+            return;
+        }
+        match neighbor::interface_index(&interface.to_string()) {
+            Some(index) => self.to_fib(FibCommand::LinkLocalInterface {
+                address: ip,
+                interface: index,
+            }),
+            None => {
+                warn!(peer = %address, "no such interface: routes through this link-local neighbor cannot be installed")
+            }
+        }
     }
 
     /// RFC 2385 keys must be on the listening sockets too, or the neighbor's SYNs are dropped;
@@ -519,6 +726,7 @@ impl Daemon {
                 info!(revision, from_cache = cache, "datastore snapshot");
                 let new = self.effective_config();
                 let _ = self.apply_config(new);
+                self.announce_neighbors_known();
             }
         }
     }
@@ -559,6 +767,9 @@ impl Daemon {
                         prefix: route.prefix,
                     });
                 }
+                Change::KernelAdded | Change::KernelRemoved | Change::Kernel(_) => {
+                    self.kernel_change(change);
+                }
                 Change::Global(fields) => {
                     for field in fields {
                         if *field == config::GlobalField::Listen {
@@ -586,6 +797,7 @@ impl Daemon {
 
     fn remove_neighbor(&mut self, address: &PeerAddress) {
         if let Some(peer) = self.peers.remove(address) {
+            self.to_rib(RibEvent::NeighborRemoved { peer: peer.id });
             if peer.settings.transport.md5_key.is_some() {
                 self.set_listener_key(&peer.settings.name, peer.settings.address.ip(), None);
             }
@@ -741,6 +953,55 @@ fn neighbor_view(peer: &PeerHandle) -> protocol::Neighbor {
         accepted: status.prefixes_received,
         advertised: 0,
         last_error: status.last_error.clone(),
+    }
+}
+
+/// Turns the FIB's kernel-route events into locally originated routes, in order; counts the
+/// prefixes advertised for the metrics. Ends when either side is gone.
+async fn forward_kernel_routes(
+    mut events: mpsc::Receiver<KernelRouteEvent>,
+    rib: mpsc::Sender<RibEvent>,
+    advertised: Arc<AtomicUsize>,
+) {
+    let mut prefixes = HashSet::new();
+    while let Some(event) = events.recv().await {
+        let event = match event {
+            KernelRouteEvent::Add { prefix } => {
+                prefixes.insert(prefix);
+                // RouteNextHop::Local: next hop self towards every neighbor.
+                RibEvent::Originate {
+                    prefix,
+                    route: rr::LocalRoute::default(),
+                }
+            }
+            KernelRouteEvent::Remove { prefix } => {
+                prefixes.remove(&prefix);
+                RibEvent::WithdrawLocal { prefix }
+            }
+        };
+        advertised.store(prefixes.len(), Ordering::Relaxed);
+        if rib.send(event).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// The FIB's table, through its command queue (so that a caller need not hold the handle).
+async fn fib_status(commands: &mpsc::Sender<FibCommand>) -> Result<Vec<FibEntry>, FibError> {
+    let (reply, answer) = oneshot::channel();
+    commands
+        .send(FibCommand::Status(reply))
+        .await
+        .map_err(|_| FibError::Stopped)?;
+    answer.await.map_err(|_| FibError::Stopped)
+}
+
+fn fib_route(entry: &FibEntry) -> protocol::FibRoute {
+    protocol::FibRoute {
+        prefix: entry.prefix.to_string(),
+        next_hops: entry.next_hops.iter().map(ToString::to_string).collect(),
+        installed: entry.installed,
+        error: entry.error.clone(),
     }
 }
 

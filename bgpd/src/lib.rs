@@ -6,6 +6,7 @@
 //! Entry point: [`daemon::Daemon`], run by the `bgpd` binary.
 
 pub mod control;
+pub mod convergence;
 pub mod daemon;
 pub mod datastore;
 pub mod fib;

@@ -43,6 +43,42 @@ pub struct DaemonInfo {
     pub datastore_connected: Option<bool>,
 }
 
+/// The kernel FIB's part of a page (with `[kernel]`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FibSample {
+    /// Routes the kernel holds exactly as the RIB asked.
+    pub installed: usize,
+    /// Routes the kernel refused (each retried; `bgpctl show fib` has the errors).
+    pub failures: usize,
+    /// Kernel routes matching `[kernel.advertise]`, originated into BGP.
+    pub advertised: usize,
+}
+
+/// Appends the FIB's series to a page from [`render`].
+pub fn render_fib(out: &mut String, fib: &FibSample) {
+    let series = [
+        (
+            "starling_fib_routes_installed",
+            "Routes installed in the kernel as the RIB asked.",
+            fib.installed,
+        ),
+        (
+            "starling_fib_failures",
+            "Routes the kernel refused (retried; see bgpctl show fib).",
+            fib.failures,
+        ),
+        (
+            "starling_kernel_routes_advertised",
+            "Kernel routes matching [kernel.advertise], originated into BGP.",
+            fib.advertised,
+        ),
+    ];
+    for (name, help, value) in series {
+        family(out, name, "gauge", help);
+        let _ = writeln!(out, "{name} {value}");
+    }
+}
+
 /// One neighbor's part of a page.
 pub struct NeighborSample<'a> {
     pub name: &'a str,
@@ -389,5 +425,29 @@ mod tests {
             .lines()
             .any(|l| l == "starling_messages_received_total{type=\"update\"} 6"));
         assert!(page.lines().any(|l| l == "starling_datastore_connected 0"));
+    }
+
+    #[test]
+    fn fib_series() {
+        let mut page = String::new();
+        render_fib(
+            &mut page,
+            &FibSample {
+                installed: 3,
+                failures: 1,
+                advertised: 2,
+            },
+        );
+        for line in [
+            "# TYPE starling_fib_routes_installed gauge",
+            "starling_fib_routes_installed 3",
+            "starling_fib_failures 1",
+            "starling_kernel_routes_advertised 2",
+        ] {
+            assert!(
+                page.lines().any(|l| l == line),
+                "missing {line:?} in\n{page}"
+            );
+        }
     }
 }

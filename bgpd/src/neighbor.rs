@@ -98,7 +98,8 @@ impl NeighborSettings {
     }
 }
 
-fn interface_index(name: &str) -> Option<u32> {
+/// The index of a network interface (if_nametoindex(3)), `None` when there is none so named.
+pub(crate) fn interface_index(name: &str) -> Option<u32> {
     let name = std::ffi::CString::new(name).ok()?;
     // SAFETY: `name` is a valid NUL-terminated string for the duration of the call.
     let index = unsafe { libc::if_nametoindex(name.as_ptr()) };

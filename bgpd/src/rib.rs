@@ -14,6 +14,11 @@
 //! RFC 4724 §2: End-of-RIB after the initial table comes from the RIB (it is the last message
 //! of the neighbor's initial walk). RFC 4486 §4: a neighbor over its `max_prefixes` is stopped
 //! with Cease / Maximum Number of Prefixes Reached by its own task.
+//!
+//! With `[kernel]`, forwarding changes go to the FIB task (`crate::fib`): the RIB task awaits
+//! room in its queue (backpressure: a kernel that falls behind slows the RIB, which slows the
+//! peers). The End-of-RIBs received feed [`Convergence`]; once it is reached and every
+//! decision is made, the FIB is told to sweep the routes of an earlier run nobody claimed.
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -29,15 +34,17 @@ use proto::session::{Negotiated, StopReason};
 use proto::update::Update;
 use proto::RouterId;
 use rr::{
-    AdjRibRoute, Listing, LocalAddresses, LocalRoute, Modification, NextHopPolicy, PathAttrs,
-    PeerConfig, PeerId, Policy, Rib, RibConfig, RibInput, RibOutput, RouteNextHop, RouteSource,
-    RouteView, Statement,
+    AdjRibRoute, FibChange, Listing, LocalAddresses, LocalRoute, Modification, NextHopPolicy,
+    PathAttrs, PeerConfig, PeerId, Policy, Rib, RibConfig, RibInput, RibOutput, RouteNextHop,
+    RouteSource, RouteView, Statement,
 };
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 use crate::control::failure;
 use crate::control::protocol::{self, RouteTable};
+use crate::convergence::{Convergence, CONVERGENCE_TIMEOUT};
+use crate::fib::FibCommand;
 use crate::peer::PeerCommand;
 
 /// Inputs waiting for the RIB task; a full queue stops the peer tasks that send to it (each
@@ -74,10 +81,18 @@ pub enum RibEvent {
     RouteRefresh { peer: PeerId, refresh: RouteRefresh },
     /// New neighbor settings that need no session reset (SIGHUP).
     Reconfigure { peer: PeerId, config: PeerConfig },
-    /// A configured `[[route]]` appeared or changed.
+    /// A configured `[[route]]` appeared or changed, or a kernel route matches
+    /// `[kernel.advertise]`.
     Originate { prefix: IpNet, route: LocalRoute },
-    /// A configured `[[route]]` was removed.
+    /// A configured `[[route]]` was removed, or the last matching kernel route went away.
     WithdrawLocal { prefix: IpNet },
+    /// A neighbor was configured (initial convergence waits for its End-of-RIB).
+    NeighborAdded { peer: PeerId },
+    /// A neighbor was deconfigured: what the RIB task kept about it goes.
+    NeighborRemoved { peer: PeerId },
+    /// Every configured neighbor has been announced (with a datastore: after its first
+    /// snapshot).
+    NeighborsKnown,
     /// `bgpctl show routes`, answered in chunks on `lines`.
     ShowRoutes(RouteQuery),
     /// `bgpctl show neighbors`: the daemon's view, completed with the RIB's counters.
@@ -137,8 +152,13 @@ pub struct RibTask {
     /// Neighbors with messages whose writer had room: served again on the next turn.
     ready: HashSet<PeerId>,
     listings: Vec<Running>,
-    /// Forwarding changes decided; the FIB task (kernel) comes later.
+    /// The FIB task's queue, with `[kernel]`; `None` also once the FIB task is gone.
+    fib: Option<mpsc::Sender<FibCommand>>,
+    /// Forwarding changes decided and not yet in the FIB task's queue.
+    fib_queue: Vec<FibChange>,
+    /// Forwarding changes decided since start.
     fib_changes: u64,
+    convergence: Convergence,
 }
 
 impl RibTask {
@@ -151,8 +171,16 @@ impl RibTask {
             blocked: HashSet::new(),
             ready: HashSet::new(),
             listings: Vec::new(),
+            fib: None,
+            fib_queue: Vec::new(),
             fib_changes: 0,
+            convergence: Convergence::new(std::time::Instant::now(), CONVERGENCE_TIMEOUT),
         }
+    }
+
+    /// Hands forwarding changes to the FIB task from now on.
+    pub fn set_fib(&mut self, fib: mpsc::Sender<FibCommand>) {
+        self.fib = Some(fib);
     }
 
     /// Runs until every sender of the channel is gone.
@@ -181,11 +209,14 @@ impl RibTask {
                 for peer in ready {
                     self.transmit(peer);
                 }
+                self.forward_to_fib().await;
                 // Other tasks (the writers above all) run between batches.
                 tokio::task::yield_now().await;
                 continue;
             }
+            self.forward_to_fib().await;
             let waiting = !self.blocked.is_empty() || !self.listings.is_empty();
+            let convergence_at = tokio::time::Instant::from_std(self.convergence.deadline());
             tokio::select! {
                 event = self.events.recv() => match event {
                     Some(event) => self.event(event),
@@ -198,7 +229,35 @@ impl RibTask {
                     }
                     self.serve_listings();
                 }
+                () = tokio::time::sleep_until(convergence_at), if self.convergence.pending() => {}
             }
+        }
+    }
+
+    /// Puts the decided forwarding changes into the FIB task's queue, waiting for room
+    /// (backpressure), then reports initial convergence once it is reached with no decision
+    /// pending, so that the FIB has every claim before it sweeps.
+    async fn forward_to_fib(&mut self) {
+        let changes = std::mem::take(&mut self.fib_queue);
+        if let Some(fib) = &self.fib {
+            for change in changes {
+                if fib.send(FibCommand::Change(change)).await.is_err() {
+                    warn!("the FIB task has stopped: forwarding changes are no longer installed");
+                    self.fib = None;
+                    break;
+                }
+            }
+        }
+        if !self.convergence.pending() || self.rib.pending_decisions() > 0 {
+            return;
+        }
+        let Some(reason) = self.convergence.poll(std::time::Instant::now()) else {
+            return;
+        };
+        info!(reason = ?reason, fib_changes = self.fib_changes, "initial convergence");
+        if let Some(fib) = &self.fib {
+            // A FIB task that is gone has nothing to sweep.
+            let _ = fib.send(FibCommand::InitialConvergenceDone).await;
         }
     }
 
@@ -215,6 +274,7 @@ impl RibTask {
                     commands,
                 } = *up;
                 let config = self.reconfigured.get(&peer).cloned().unwrap_or(config);
+                self.convergence.established(peer, negotiated.families);
                 let up = rr::PeerUp {
                     peer,
                     config,
@@ -235,12 +295,18 @@ impl RibTask {
                 self.blocked.remove(&peer);
                 self.ready.remove(&peer);
                 self.peers.remove(&peer);
+                self.convergence.down(peer);
                 self.apply(RibInput::PeerDown {
                     peer,
                     graceful: false,
                 });
             }
-            RibEvent::Update { peer, update } => self.apply(RibInput::Update { peer, update }),
+            RibEvent::Update { peer, update } => {
+                if let Some(family) = update.end_of_rib_family() {
+                    self.convergence.end_of_rib(peer, family);
+                }
+                self.apply(RibInput::Update { peer, update });
+            }
             RibEvent::RouteRefresh { peer, refresh } => {
                 self.apply(RibInput::RouteRefresh { peer, refresh });
             }
@@ -254,6 +320,14 @@ impl RibTask {
                 self.apply(RibInput::Originate { prefix, route });
             }
             RibEvent::WithdrawLocal { prefix } => self.apply(RibInput::WithdrawLocal { prefix }),
+            RibEvent::NeighborAdded { peer } => self.convergence.neighbor_added(peer),
+            RibEvent::NeighborRemoved { peer } => {
+                // Ids are never reused: nothing kept for it is needed again (its PeerDown, if
+                // it was up, may still follow and needs none of it).
+                self.reconfigured.remove(&peer);
+                self.convergence.neighbor_removed(peer);
+            }
+            RibEvent::NeighborsKnown => self.convergence.neighbors_known(),
             RibEvent::ShowRoutes(query) => {
                 let next = Listing::from(query.prefix);
                 self.listings.push(Running { query, next });
@@ -293,7 +367,9 @@ impl RibTask {
             match output {
                 RibOutput::Fib(change) => {
                     self.fib_changes += 1;
-                    debug!(prefix = %change.prefix, op = ?change.op, total = self.fib_changes, "forwarding change");
+                    if self.fib.is_some() {
+                        self.fib_queue.push(change);
+                    }
                 }
                 RibOutput::Transmit(peer) => self.transmit(peer),
                 RibOutput::StopPeer { peer, notification } => {

@@ -37,6 +37,7 @@ pub enum Request {
         soft: bool,
     },
     Reload,
+    ShowFib,
 }
 
 /// Which table `show routes` lists.
@@ -121,6 +122,26 @@ pub struct Neighbor {
     /// Prefixes advertised in the current session.
     pub advertised: u64,
     pub last_error: Option<String>,
+}
+
+/// One entry of `show fib`: a route the RIB wants in the kernel (or one of ours adopted from
+/// an earlier run and not yet claimed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FibRoute {
+    pub prefix: String,
+    /// What the RIB asked for; several for a multipath route.
+    pub next_hops: Vec<String>,
+    /// The kernel holds exactly this route.
+    pub installed: bool,
+    /// The kernel's answer to the last failed attempt (retried).
+    pub error: Option<String>,
+}
+
+/// Information that is not an entry of a list (`show fib` without `[kernel]`): `bgpctl`
+/// prints it apart and leaves the list empty.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    pub notice: String,
 }
 
 /// The answer of an action (`neighbor … enable|disable|reset`, `reload`).
