@@ -74,9 +74,16 @@ pub struct Extra {
     pub neighbor_lines: Vec<(IpAddr, String)>,
     /// `[global] log_level`; `None` keeps the lab's `debug` (benchmarks use `info`).
     pub log_level: Option<String>,
+    /// Whole TOML tables appended to the file (`[kernel]\nprogram = true`).
+    pub sections: Vec<String>,
 }
 
 impl Extra {
+    pub fn section(mut self, text: &str) -> Extra {
+        self.sections.push(text.to_owned());
+        self
+    }
+
     pub fn log_level(mut self, level: &str) -> Extra {
         self.log_level = Some(level.to_owned());
         self
@@ -405,6 +412,9 @@ fn render_config(
         if !communities.is_empty() {
             let _ = writeln!(out, "communities = [{}]", communities.join(", "));
         }
+    }
+    for section in &extra.sections {
+        let _ = writeln!(out, "\n{section}");
     }
     if let Some(datastore) = &spec.datastore {
         let _ = writeln!(out, "\n[etcd]");

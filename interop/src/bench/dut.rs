@@ -7,11 +7,16 @@ use std::fmt;
 use std::fs;
 use std::time::Duration;
 
+use super::engine::NetnsGuard;
+use crate::bird;
+use crate::command::run;
 use crate::error::{LabError, Result};
 use crate::frr::{Frr, FrrOptions};
 use crate::lab::{Host, Lab};
+use crate::process::Process;
 use crate::spec::RouterSpec;
 use crate::starling::{Extra, Starling};
+use crate::wait::{wait_until, DEFAULT_INTERVAL};
 use crate::{Bird, GoBgp};
 
 /// The CPU the daemon under test is pinned to; the harness takes the next one.
@@ -19,6 +24,12 @@ pub const DAEMON_CPU: usize = 0;
 pub const HARNESS_CPU: usize = 1;
 /// Starling logs at `info` in benchmarks (the lab's default, `debug`, is for tests).
 const STARLING_LOG_LEVEL: &str = "info";
+/// Starling's kernel FIB: install learned best routes in the main table.
+const STARLING_KERNEL: &str = "[kernel]\nprogram = true";
+/// BIRD's kernel FIB: export every best route to the main table.
+const BIRD_KERNEL: &str = "protocol kernel {\n  ipv4 { export all; };\n}\n";
+/// How long BIRD may take to open its control socket.
+const BIRD_STARTUP: Duration = Duration::from_secs(20);
 
 /// A daemon the suite compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -27,6 +38,8 @@ pub enum Daemon {
     Bird,
     GoBgp,
     Frr,
+    /// Not a daemon: `ip -batch` installing the same routes, W6's yardstick.
+    IpBatch,
 }
 
 impl Daemon {
@@ -38,6 +51,7 @@ impl Daemon {
             Daemon::Bird => "bird",
             Daemon::GoBgp => "gobgp",
             Daemon::Frr => "frr",
+            Daemon::IpBatch => "ip -batch",
         }
     }
 
@@ -54,6 +68,7 @@ impl Daemon {
             Daemon::Bird => "#1b9e77",
             Daemon::GoBgp => "#7570b3",
             Daemon::Frr => "#e7298a",
+            Daemon::IpBatch => "#666666",
         }
     }
 }
@@ -84,31 +99,63 @@ pub struct Dut {
 }
 
 impl Dut {
-    /// Starts `daemon` on `host` with `spec` (no kernel routes) and pins it to
-    /// [`DAEMON_CPU`].
-    pub fn start(lab: &Lab, host: &Host, daemon: Daemon, spec: RouterSpec) -> Result<Dut> {
+    /// Starts `daemon` on `host` with `spec` and pins it to [`DAEMON_CPU`]. With `kernel`,
+    /// the daemon installs its best routes in its namespace's main table (Starling's
+    /// `[kernel]`, BIRD's kernel protocol, FRR's zebra); without, none does.
+    pub fn start(
+        lab: &Lab,
+        host: &Host,
+        daemon: Daemon,
+        spec: RouterSpec,
+        kernel: bool,
+    ) -> Result<Dut> {
         let (running, pids): (Box<dyn std::any::Any>, Vec<u32>) = match daemon {
             Daemon::Starling => {
-                let extra = Extra::default().log_level(STARLING_LOG_LEVEL);
+                let mut extra = Extra::default().log_level(STARLING_LOG_LEVEL);
+                if kernel {
+                    extra = extra.section(STARLING_KERNEL);
+                }
                 let mut starling = Starling::start_with(lab, host, &spec, &extra)?;
                 let pid = starling.process().pid();
                 (Box::new(starling), vec![pid])
+            }
+            Daemon::Bird if kernel => {
+                let (process, pid) = start_bird_with_kernel(lab, host, &spec)?;
+                (Box::new(process), vec![pid])
             }
             Daemon::Bird => {
                 let mut bird = Bird::start(lab, host, spec)?;
                 let pid = bird.process().pid();
                 (Box::new(bird), vec![pid])
             }
+            Daemon::GoBgp if kernel => {
+                return Err(LabError::Invalid(
+                    "GoBGP has no kernel FIB of its own (only through FRR's zebra)".into(),
+                ))
+            }
+            Daemon::IpBatch => return Err(LabError::Invalid("ip -batch is not a daemon".into())),
             Daemon::GoBgp => {
                 let mut gobgp = GoBgp::start(lab, host, spec)?;
                 let pid = gobgp.process().pid();
                 (Box::new(gobgp), vec![pid])
             }
             Daemon::Frr => {
-                // bgpd alone (`-Z`): no zebra, so no kernel routes, like the others here.
-                let mut frr = Frr::start_with(lab, host, spec, FrrOptions { zebra: false })?;
-                let pid = frr.bgpd().pid();
-                (Box::new(frr), vec![pid])
+                // Without kernel routes bgpd runs alone (`-Z`); with them zebra installs them,
+                // and its CPU and memory count too.
+                let options = FrrOptions { zebra: kernel };
+                let mut frr = Frr::start_with(lab, host, spec, options)?;
+                let mut pids = vec![frr.bgpd().pid()];
+                if kernel {
+                    let pid_file = lab.path(&format!("frr-{}/zebra.pid", host.name));
+                    let text = fs::read_to_string(&pid_file)
+                        .map_err(|e| LabError::io(format!("read {}", pid_file.display()), e))?;
+                    pids.push(
+                        text.trim()
+                            .parse()
+                            .map_err(|_| LabError::parse("zebra pid file", &text))?,
+                    );
+                }
+                (Box::new(frr), pids)
             }
         };
         let dut = Dut {
@@ -156,6 +203,59 @@ pub fn pin_harness() -> Result<()> {
 /// The calling process's own CPU time (all threads), from `/proc` like the daemon's.
 pub fn harness_cpu() -> Result<Duration> {
     Ok(process_usage(std::process::id())?.cpu)
+}
+
+/// BIRD with the lab's configuration for `spec` plus a kernel protocol (the lab's [`Bird`]
+/// renders no kernel protocol).
+fn start_bird_with_kernel(lab: &Lab, host: &Host, spec: &RouterSpec) -> Result<(Process, u32)> {
+    let stem = format!("bird-{}", host.name);
+    let config = lab.path(&format!("{stem}.conf"));
+    let socket = lab.path(&format!("{stem}.ctl"));
+    let pid_file = lab.path(&format!("{stem}.pid"));
+    let text = format!("{}{BIRD_KERNEL}", bird::render_config(host, spec)?);
+    fs::write(&config, text).map_err(|e| LabError::io(format!("write {config:?}"), e))?;
+    let argv = [
+        bird::BIRD,
+        "-f",
+        "-c",
+        bird::path_str(&config)?,
+        "-s",
+        bird::path_str(&socket)?,
+        "-P",
+        bird::path_str(&pid_file)?,
+    ];
+    let mut process = lab.spawn(host, &stem, &argv)?;
+    let socket_text = bird::path_str(&socket)?;
+    wait_until("BIRD to answer", BIRD_STARTUP, DEFAULT_INTERVAL, || {
+        process.ensure_running()?;
+        Ok(run(bird::BIRDC, &["-s", socket_text, "show", "status"])
+            .ok()
+            .map(drop))
+    })?;
+    let pid = process.pid();
+    Ok((process, pid))
+}
+
+/// Prefixes in the main routing table of `netns` (IPv4), from `/proc/net/fib_triestat` read
+/// inside the namespace: cheap next to a route dump, so it can be polled.
+pub fn kernel_prefixes(netns: &str) -> Result<u64> {
+    let text = {
+        let _inside = NetnsGuard::enter(netns)?;
+        fs::read_to_string("/proc/thread-self/net/fib_triestat")
+            .map_err(|e| LabError::io("read fib_triestat", e))?
+    };
+    main_prefixes(&text).ok_or_else(|| LabError::parse("fib_triestat", &text))
+}
+
+/// The `Prefixes:` figure of the `Main:` section.
+fn main_prefixes(text: &str) -> Option<u64> {
+    text.split("Main:")
+        .nth(1)?
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("Prefixes:"))?
+        .trim()
+        .parse()
+        .ok()
 }
 
 fn cpu_count() -> usize {
@@ -246,6 +346,13 @@ mod tests {
         assert_eq!(status_kib(status, "VmHWM:"), Some(10240));
         assert_eq!(status_kib(status, "VmRSS:"), Some(9000));
         assert_eq!(status_kib(status, "VmSwap:"), None);
+    }
+
+    #[test]
+    fn reads_main_table_prefixes() {
+        let text = "Basic info: size of leaf: 48 bytes\nMain:\n\tAver depth:     2.42\n\tLeaves:         7\n\tPrefixes:       9\nLocal:\n\tPrefixes:       3\n";
+        assert_eq!(main_prefixes(text), Some(9));
+        assert_eq!(main_prefixes("Local:\n\tPrefixes: 3\n"), None);
     }
 
     #[test]

@@ -18,8 +18,6 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use proto::header::MessageType;
-use proto::message::Message;
-use proto::update::Update;
 use proto::{AfiSafi, Asn};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
@@ -58,6 +56,8 @@ pub struct SessionPlan {
     pub family: AfiSafi,
     /// Count what the daemon sends on this session.
     pub receiver: bool,
+    /// Sent as soon as the session is Established (a peer announcing its routes at once).
+    pub on_established: Option<Batch>,
 }
 
 /// RFC 4271 §8.2.2 states the generator passes through.
@@ -281,11 +281,7 @@ impl Engine {
             .get(session)
             .map(|s| s.plan.family)
             .ok_or_else(|| LabError::Invalid(format!("no session {session}")))?;
-        let mut out = bytes::BytesMut::new();
-        Message::Update(Update::end_of_rib(family))
-            .encode(&wire::session_params(), &mut out)
-            .map_err(|e| LabError::Invalid(format!("encode End-of-RIB: {e}")))?;
-        Ok(raw(out.freeze()))
+        wire::end_of_rib(family)
     }
 
     /// Closes `session` from our side, as a client going away would (no NOTIFICATION).
@@ -524,6 +520,9 @@ impl Session {
                 }
                 Some(MessageType::Keepalive) if self.phase == Phase::OpenConfirm => {
                     self.phase = Phase::Established;
+                    if let Some(batch) = self.plan.on_established.take() {
+                        self.push(batch);
+                    }
                 }
                 Some(MessageType::Keepalive) => {}
                 Some(MessageType::Update) => {
@@ -607,12 +606,12 @@ fn connect(local: IpAddr, remote: IpAddr) -> Result<TcpStream> {
 
 /// Moves the calling thread into a named network namespace until dropped (sockets created
 /// meanwhile stay in that namespace for their whole life).
-struct NetnsGuard {
+pub(super) struct NetnsGuard {
     original: File,
 }
 
 impl NetnsGuard {
-    fn enter(netns: &str) -> Result<NetnsGuard> {
+    pub(super) fn enter(netns: &str) -> Result<NetnsGuard> {
         let original = File::open("/proc/thread-self/ns/net")
             .map_err(|e| LabError::io("open own network namespace", e))?;
         let target = File::open(format!("/run/netns/{netns}"))

@@ -45,7 +45,7 @@ pub fn run_suite(options: &Options, mut progress: impl FnMut(&str)) -> Vec<Workl
         let mut rows = Vec::new();
         for point in workload.points(options.quick) {
             let label = point.label(*workload);
-            for daemon in &options.daemons {
+            for daemon in &workload.daemons(&options.daemons) {
                 let mut runs = Vec::new();
                 for run in 1..=options.runs {
                     let outcome = workload.run(*daemon, &point, options.timeout);
@@ -159,6 +159,31 @@ fn goal_notes(workload: Workload, rows: &[Row]) -> Vec<String> {
                         report::format_value(ours),
                         report::format_value(bird),
                         verdict(ours <= bird)
+                    ));
+                }
+            }
+            Workload::W4 => {
+                if let (Some(ours), Some(bird)) = (
+                    median(Daemon::Starling, point, 0),
+                    median(Daemon::Bird, point, 0),
+                ) {
+                    notes.push(format!(
+                        "Goal (W4, {point}): faster than BIRD: {} s vs {} s {}",
+                        report::format_value(ours),
+                        report::format_value(bird),
+                        verdict(ours < bird)
+                    ));
+                }
+            }
+            Workload::W6 => {
+                if let (Some(ours), Some(yardstick)) = (
+                    median(Daemon::Starling, point, 0),
+                    median(Daemon::IpBatch, point, 0),
+                ) {
+                    notes.push(format!(
+                        "Goal (W6, {point}): ≥ 0.9× `ip -batch`: {:.2}× {}",
+                        ours / yardstick,
+                        verdict(ours >= 0.9 * yardstick)
                     ));
                 }
             }

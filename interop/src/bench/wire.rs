@@ -22,7 +22,7 @@ use proto::header::{MessageType, HEADER_LEN};
 use proto::message::Message;
 use proto::nlri::Nlri;
 use proto::open::{HoldTime, Open};
-use proto::update::{Announce, UpdateBuilder, Withdraw};
+use proto::update::{Announce, Update, UpdateBuilder, Withdraw};
 use proto::{AfiSafi, Asn, RouterId, SessionParams};
 
 use crate::error::{LabError, Result};
@@ -180,6 +180,17 @@ pub fn open(asn: Asn, router_id: Ipv4Addr, hold_time: u16, family: AfiSafi) -> R
         capabilities,
     ));
     encode(&message, &SessionParams::plain(false))
+}
+
+/// An End-of-RIB (RFC 4724 §2) for `family`, as a batch without prefixes.
+pub fn end_of_rib(family: AfiSafi) -> Result<Batch> {
+    Ok(Batch {
+        bytes: encode(
+            &Message::Update(Update::end_of_rib(family)),
+            &session_params(),
+        )?,
+        marks: Vec::new(),
+    })
 }
 
 /// A KEEPALIVE (RFC 4271 §4.4).

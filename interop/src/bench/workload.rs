@@ -10,12 +10,12 @@ use std::time::{Duration, Instant};
 
 use proto::{AfiSafi, Asn, ClusterId};
 
-use super::dut::{harness_cpu, pin_harness, Daemon, Dut, Usage};
+use super::dut::{harness_cpu, kernel_prefixes, pin_harness, Daemon, Dut, Usage};
 use super::engine::{Engine, SessionPlan, HOLD_TIME_S};
 use super::report::{Metric, RunOutcome};
 use super::wire::{self, Batch, PrefixSpace};
 use crate::error::{LabError, Result};
-use crate::lab::{AddressPair, Lab};
+use crate::lab::{AddressPair, Host, IpVersion, Lab};
 use crate::spec::{HoldTime, NeighborSpec, RouterSpec};
 
 /// The AS of the daemon and of every harness session (iBGP).
@@ -43,6 +43,21 @@ const INGEST_V6_LEN: u8 = 48;
 /// Calico's default IPAM block: a /26 per node out of the pod pool.
 const POD_BLOCK_BASE: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 0);
 const POD_BLOCK_LEN: u8 = 26;
+/// W4: each peer's routes, four pod blocks and five host routes (/32).
+const BLOCKS_PER_PEER: u32 = 4;
+const HOSTS_PER_PEER: u32 = 5;
+const HOST_ROUTE_BASE: Ipv4Addr = Ipv4Addr::new(10, 128, 0, 0);
+const HOST_ROUTE_LEN: u8 = 32;
+/// W4/W6: how often the kernel's table is counted while waiting for it.
+const KERNEL_POLL: Duration = Duration::from_millis(20);
+/// W4: how long the daemon is watched idle after convergence.
+const IDLE_WINDOW: Duration = Duration::from_secs(5);
+/// W6: the next hop of `ip -batch`'s routes (a LAN address, so on-link).
+const IP_BATCH_NEXT_HOP: Ipv4Addr = Ipv4Addr::new(10, 255, 0, 2);
+/// W6: the protocol `ip -batch` tags its routes with (`bgp`).
+const IP_BATCH_PROTOCOL: u8 = 186;
+const BYTES_PER_KB: f64 = 1000.0;
+const PERCENT: f64 = 100.0;
 
 /// The workloads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -50,18 +65,29 @@ pub enum Workload {
     W1,
     W2,
     W3,
+    W4,
     W5,
+    W6,
 }
 
 impl Workload {
-    pub const ALL: [Workload; 4] = [Workload::W1, Workload::W2, Workload::W3, Workload::W5];
+    pub const ALL: [Workload; 6] = [
+        Workload::W1,
+        Workload::W2,
+        Workload::W3,
+        Workload::W4,
+        Workload::W5,
+        Workload::W6,
+    ];
 
     pub fn id(self) -> &'static str {
         match self {
             Workload::W1 => "W1",
             Workload::W2 => "W2",
             Workload::W3 => "W3",
+            Workload::W4 => "W4",
             Workload::W5 => "W5",
+            Workload::W6 => "W6",
         }
     }
 
@@ -76,7 +102,9 @@ impl Workload {
             Workload::W1 => "ingest and reflect",
             Workload::W2 => "pass-through",
             Workload::W3 => "reflector fan-out",
+            Workload::W4 => "cluster scale",
             Workload::W5 => "churn",
+            Workload::W6 => "kernel",
         }
     }
 
@@ -96,6 +124,19 @@ impl Workload {
                 "One injector, every other session a route-reflector client. Prefix-updates \
                  delivered (clients × prefixes) per CPU second of the daemon, and the time until \
                  the last client holds every prefix."
+            }
+            Workload::W4 => {
+                "Peers (iBGP non-clients) each announce four /26 and five /32 as soon as their \
+                 session is up; the daemon installs them in its kernel. Time from the first \
+                 connection to every session Established and every route in the kernel's main \
+                 table; resident memory added per session; CPU while idle afterwards (% of one \
+                 CPU). GoBGP has no kernel FIB of its own and is left out."
+            }
+            Workload::W6 => {
+                "One sender announces IPv4 /24s; the daemon installs them in its kernel. Routes \
+                 per second from the first write to the last route in the main table (BGP \
+                 ingest included), against `ip -batch` adding the same routes in an empty \
+                 namespace. GoBGP has no kernel FIB of its own and is left out."
             }
             Workload::W5 => {
                 "From W3's steady state: withdraw 10 % of the prefixes at 10,000 prefixes/s, \
@@ -134,6 +175,19 @@ impl Workload {
                 metric("peak memory", "MB", false),
                 metric("harness CPU", "s", false),
             ],
+            Workload::W4 => vec![
+                metric("Established + in kernel", "s", false),
+                metric("all Established", "s", false),
+                metric("memory per session", "kB", false),
+                metric("idle CPU", "%", false),
+                metric("peak memory", "MB", false),
+            ],
+            Workload::W6 => vec![
+                metric("install rate", "routes/s", true),
+                metric("completion", "s", false),
+                metric("daemon CPU", "s", false),
+                metric("peak memory", "MB", false),
+            ],
             Workload::W5 => vec![
                 metric("withdrawal propagation", "s", false),
                 metric("withdrawal p99", "ms", false),
@@ -170,16 +224,46 @@ impl Workload {
                 point(1, 500, pods(100_000)),
             ],
             (Workload::W3, true) => vec![point(1, 20, pods(4_000))],
+            (Workload::W4, false) => vec![
+                point(100, 0, pods(100 * BLOCKS_PER_PEER)),
+                point(200, 0, pods(200 * BLOCKS_PER_PEER)),
+                point(500, 0, pods(500 * BLOCKS_PER_PEER)),
+            ],
+            (Workload::W4, true) => vec![point(20, 0, pods(20 * BLOCKS_PER_PEER))],
+            (Workload::W6, false) => vec![point(1, 0, v4(100_000)), point(1, 0, v4(1_000_000))],
+            (Workload::W6, true) => vec![point(1, 0, v4(10_000))],
             (Workload::W5, false) => vec![point(1, 100, pods(4_000)), point(1, 100, pods(100_000))],
             (Workload::W5, true) => vec![point(1, 10, pods(2_000))],
         }
+    }
+
+    /// The daemons of `requested` this workload can run, plus its yardsticks.
+    pub fn daemons(self, requested: &[Daemon]) -> Vec<Daemon> {
+        let mut daemons: Vec<Daemon> = requested
+            .iter()
+            .copied()
+            .filter(|d| *d != Daemon::IpBatch)
+            .filter(|d| !(self.kernel() && *d == Daemon::GoBgp))
+            .collect();
+        if self == Workload::W6 {
+            daemons.push(Daemon::IpBatch);
+        }
+        daemons
+    }
+
+    /// Whether the daemon installs routes in its kernel in this workload.
+    fn kernel(self) -> bool {
+        matches!(self, Workload::W4 | Workload::W6)
     }
 
     /// Runs once against `daemon` at `point`.
     pub fn run(self, daemon: Daemon, point: &Point, timeout: Duration) -> RunOutcome {
         let result = match self {
             Workload::W1 | Workload::W2 | Workload::W3 => load(self, daemon, point, timeout),
+            Workload::W4 => cluster(daemon, point, timeout),
             Workload::W5 => churn(daemon, point, timeout),
+            Workload::W6 if daemon == Daemon::IpBatch => ip_batch(point, timeout),
+            Workload::W6 => kernel_install(daemon, point, timeout),
         };
         result.unwrap_or_else(|e| RunOutcome::Failed(shorten(&e.to_string())))
     }
@@ -209,6 +293,8 @@ impl Point {
             ),
             Workload::W2 => format!("{count} {family}"),
             Workload::W3 | Workload::W5 => format!("{} clients, {count}", self.receivers),
+            Workload::W4 => format!("{} peers", self.senders),
+            Workload::W6 => format!("{count} {family}"),
         }
     }
 
@@ -226,18 +312,19 @@ impl Point {
     }
 }
 
-/// A daemon with every harness session established.
-struct Bed {
-    /// Kept for its namespaces and processes (dropped last: fields drop in order).
-    engine: Engine,
+/// A started daemon and the plans of the harness sessions, not connected yet.
+struct Prepared {
+    lab: Lab,
     dut: Dut,
-    _lab: Lab,
-    /// Next hop of sender `k` (its own address).
-    next_hops: Vec<IpAddr>,
+    dut_host: Host,
+    harness: Host,
+    plans: Vec<SessionPlan>,
 }
 
-impl Bed {
-    fn new(daemon: Daemon, point: &Point) -> Result<Bed> {
+impl Prepared {
+    /// A fresh lab, the daemon configured with one neighbor per session (senders first), and
+    /// the harness addresses. `kernel`: the daemon installs routes in its kernel table.
+    fn new(daemon: Daemon, point: &Point, kernel: bool) -> Result<Prepared> {
         let lab = Lab::new()?;
         let dut_host = lab.host("dut")?;
         let harness = lab.host("harness")?;
@@ -267,17 +354,35 @@ impl Bed {
             });
             plans.push(SessionPlan {
                 local: address(pair),
-                remote: dut_host.address(crate::lab::IpVersion::of(address(pair))),
+                remote: dut_host.address(IpVersion::of(address(pair))),
                 asn: ASN,
                 router_id: pair.ipv4,
                 family,
                 receiver,
+                on_established: None,
             });
         }
-        let next_hops = plans.iter().take(point.senders).map(|p| p.local).collect();
-        let dut = Dut::start(&lab, &dut_host, daemon, spec)?;
+        let dut = Dut::start(&lab, &dut_host, daemon, spec, kernel)?;
         pin_harness()?;
-        let mut engine = Engine::connect(&harness.netns, plans, point.space)?;
+        Ok(Prepared {
+            lab,
+            dut,
+            dut_host,
+            harness,
+            plans,
+        })
+    }
+
+    /// Connects every session and waits until all are Established; receivers then send their
+    /// End-of-RIB (RFC 4724 §2: they have nothing to announce).
+    fn establish(self, point: &Point) -> Result<Bed> {
+        let next_hops = self
+            .plans
+            .iter()
+            .take(point.senders)
+            .map(|p| p.local)
+            .collect();
+        let mut engine = Engine::connect(&self.harness.netns, self.plans, point.space)?;
         let all = engine.len();
         if !engine.run_until(ESTABLISH_TIMEOUT, |e| e.established() == all)? {
             return Err(LabError::Invalid(format!(
@@ -285,17 +390,34 @@ impl Bed {
                 engine.established()
             )));
         }
-        // Receivers have nothing to announce: their End-of-RIB goes at once (RFC 4724 §2).
         for receiver in point.senders..all {
             let eor = engine.end_of_rib(receiver)?;
             engine.send(receiver, eor)?;
         }
         Ok(Bed {
             engine,
-            dut,
-            _lab: lab,
+            dut: self.dut,
+            dut_host: self.dut_host,
+            _lab: self.lab,
             next_hops,
         })
+    }
+}
+
+/// A daemon with every harness session established.
+struct Bed {
+    /// Fields drop in order: sessions first, then the daemon, then the namespaces.
+    engine: Engine,
+    dut: Dut,
+    dut_host: Host,
+    _lab: Lab,
+    /// Next hop of sender `k` (its own address).
+    next_hops: Vec<IpAddr>,
+}
+
+impl Bed {
+    fn new(daemon: Daemon, point: &Point, kernel: bool) -> Result<Bed> {
+        Prepared::new(daemon, point, kernel)?.establish(point)
     }
 
     /// Everything sender `k` announces, then its End-of-RIB, as one batch.
@@ -364,7 +486,7 @@ fn load(
     point: &Point,
     timeout: Duration,
 ) -> Result<RunOutcome> {
-    let mut bed = Bed::new(daemon, point)?;
+    let mut bed = Bed::new(daemon, point, false)?;
     let batches = (0..point.senders)
         .map(|sender| bed.announcements(point, sender))
         .collect::<Result<Vec<_>>>()?;
@@ -397,7 +519,7 @@ fn load(
                 megabytes(after.peak),
             ]
         }
-        Workload::W3 | Workload::W5 => {
+        _ => {
             let updates = f64::from(point.space.count) * point.receivers as f64;
             vec![
                 updates / cpu.as_secs_f64(),
@@ -417,7 +539,7 @@ fn load(
 /// W5: W3's load, then 10 % withdrawn and re-announced at a fixed rate, then one client
 /// dropped.
 fn churn(daemon: Daemon, point: &Point, timeout: Duration) -> Result<RunOutcome> {
-    let mut bed = Bed::new(daemon, point)?;
+    let mut bed = Bed::new(daemon, point, false)?;
     let batch = bed.announcements(point, 0)?;
     bed.load(point, vec![batch], timeout)?;
     let steady: Usage = bed.dut.usage()?;
@@ -497,6 +619,147 @@ fn paced(
         .latency(0..churned)
         .ok_or_else(|| LabError::Invalid("no churn latency samples".into()))?;
     Ok((done.saturating_duration_since(written), latency.p99))
+}
+
+/// W4: every peer announces its routes once Established; measure until all are in the
+/// daemon's kernel.
+fn cluster(daemon: Daemon, point: &Point, timeout: Duration) -> Result<RunOutcome> {
+    let peers =
+        u32::try_from(point.senders).map_err(|_| LabError::Invalid("too many peers".into()))?;
+    let hosts = PrefixSpace::ipv4(HOST_ROUTE_BASE, HOST_ROUTE_LEN, peers * HOSTS_PER_PEER);
+    let mut prepared = Prepared::new(daemon, point, true)?;
+    for (peer, plan) in (0..peers).zip(prepared.plans.iter_mut()) {
+        let blocks = peer * BLOCKS_PER_PEER..(peer + 1) * BLOCKS_PER_PEER;
+        let host_routes = peer * HOSTS_PER_PEER..(peer + 1) * HOSTS_PER_PEER;
+        plan.on_established = Some(Batch::concat(&[
+            wire::announce(&point.space, blocks, plan.local)?,
+            wire::announce(&hosts, host_routes, plan.local)?,
+            wire::end_of_rib(plan.family)?,
+        ]));
+    }
+    let netns = prepared.dut_host.netns.clone();
+    let baseline = kernel_prefixes(&netns)?;
+    let before = prepared.dut.usage()?;
+    let harness_before = harness_cpu()?;
+    let start = Instant::now();
+    let mut bed = prepared.establish(point)?;
+    let established = start.elapsed();
+    let target = baseline + u64::from(peers * (BLOCKS_PER_PEER + HOSTS_PER_PEER));
+    wait_kernel(&mut bed, &netns, target, start + timeout)?;
+    let converged = start.elapsed();
+    let after = bed.dut.usage()?;
+    let harness = harness_cpu()?.saturating_sub(harness_before);
+    bed.engine.run_until(IDLE_WINDOW, |_| false)?;
+    let idle = bed.dut.usage()?.cpu.saturating_sub(after.cpu);
+    let per_session =
+        (after.resident as f64 - before.resident as f64) / f64::from(peers) / BYTES_PER_KB;
+    Ok(RunOutcome::Measured {
+        values: vec![
+            converged.as_secs_f64(),
+            established.as_secs_f64(),
+            per_session,
+            idle.as_secs_f64() / IDLE_WINDOW.as_secs_f64() * PERCENT,
+            megabytes(after.peak),
+        ],
+        generator_bound: generator_bound(harness, after.cpu - before.cpu, converged),
+    })
+}
+
+/// W6: one sender's routes until they are all in the daemon's kernel.
+fn kernel_install(daemon: Daemon, point: &Point, timeout: Duration) -> Result<RunOutcome> {
+    let mut bed = Bed::new(daemon, point, true)?;
+    let netns = bed.dut_host.netns.clone();
+    let baseline = kernel_prefixes(&netns)?;
+    let batch = bed.announcements(point, 0)?;
+    let before = bed.dut.usage()?;
+    let harness_before = harness_cpu()?;
+    let start = Instant::now();
+    bed.engine.send(0, batch)?;
+    wait_kernel(
+        &mut bed,
+        &netns,
+        baseline + u64::from(point.space.count),
+        start + timeout,
+    )?;
+    let done = start.elapsed();
+    let after = bed.dut.usage()?;
+    let cpu = after.cpu.saturating_sub(before.cpu);
+    let harness = harness_cpu()?.saturating_sub(harness_before);
+    Ok(RunOutcome::Measured {
+        values: vec![
+            f64::from(point.space.count) / done.as_secs_f64(),
+            done.as_secs_f64(),
+            cpu.as_secs_f64(),
+            megabytes(after.peak),
+        ],
+        generator_bound: generator_bound(harness, cpu, done),
+    })
+}
+
+/// W6's yardstick: `ip -batch` adding the same routes to an empty namespace.
+fn ip_batch(point: &Point, timeout: Duration) -> Result<RunOutcome> {
+    use std::fmt::Write as _;
+    let lab = Lab::new()?;
+    let host = lab.host("dut")?;
+    let mut batch = String::new();
+    for index in 0..point.space.count {
+        let prefix = point.space.ipv4_prefix(index)?;
+        let _ = writeln!(
+            batch,
+            "route add {prefix} via {IP_BATCH_NEXT_HOP} proto {IP_BATCH_PROTOCOL}"
+        );
+    }
+    let file = lab.path("routes.batch");
+    std::fs::write(&file, batch).map_err(|e| LabError::io("write routes.batch", e))?;
+    let file = file
+        .to_str()
+        .ok_or_else(|| LabError::Invalid("non-UTF-8 lab path".into()))?
+        .to_owned();
+    let baseline = kernel_prefixes(&host.netns)?;
+    let mut command = std::process::Command::new("ip");
+    command.args(["-n", &host.netns, "-batch", &file]);
+    let start = Instant::now();
+    let output = crate::command::output_with_timeout(&mut command, None, timeout, "ip -batch")?;
+    let done = start.elapsed();
+    if !output.status.success() {
+        return Err(LabError::Command {
+            command: "ip -batch".into(),
+            status: output.status.to_string(),
+            stderr: output.stderr,
+        });
+    }
+    let installed = kernel_prefixes(&host.netns)? - baseline;
+    if installed < u64::from(point.space.count) {
+        return Err(LabError::Invalid(format!(
+            "ip -batch installed {installed} of {}",
+            point.space.count
+        )));
+    }
+    Ok(RunOutcome::Measured {
+        values: vec![
+            f64::from(point.space.count) / done.as_secs_f64(),
+            done.as_secs_f64(),
+            f64::NAN,
+            f64::NAN,
+        ],
+        generator_bound: false,
+    })
+}
+
+/// Keeps the sessions going until the daemon's main table holds `target` prefixes.
+fn wait_kernel(bed: &mut Bed, netns: &str, target: u64, deadline: Instant) -> Result<()> {
+    loop {
+        let installed = kernel_prefixes(netns)?;
+        if installed >= target {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(LabError::Invalid(format!(
+                "timeout: {installed} of {target} prefixes in the kernel"
+            )));
+        }
+        bed.engine.run_until(KERNEL_POLL, |_| false)?;
+    }
 }
 
 fn generator_bound(harness: Duration, daemon: Duration, wall: Duration) -> bool {

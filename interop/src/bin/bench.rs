@@ -39,7 +39,7 @@ fn main() -> ExitCode {
         Err(message) => {
             eprintln!("bench: {message}");
             eprintln!(
-                "usage: bench [--workload W1,W2,W3,W5] [--daemons starling,bird,gobgp,frr] \
+                "usage: bench [--workload W1,W2,W3,W4,W5,W6] [--daemons starling,bird,gobgp,frr] \
                  [--quick] [--runs N] [--timeout SECONDS] [--out DIR] [--readme FILE]"
             );
             return ExitCode::from(USAGE_EXIT);
