@@ -55,7 +55,13 @@ pub fn run_suite(options: &Options, mut progress: impl FnMut(&str)) -> Vec<Workl
                         options.runs,
                         describe(workload, &outcome)
                     ));
+                    let failed = matches!(outcome, RunOutcome::Failed(_));
                     runs.push(outcome);
+                    // A failed run (mostly a timeout) would fail again: spend the time on the
+                    // other points instead.
+                    if failed {
+                        break;
+                    }
                 }
                 rows.push(Row {
                     daemon: *daemon,

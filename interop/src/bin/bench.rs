@@ -1,7 +1,8 @@
 //! `bench`: runs the benchmark suite (issue 10) against Starling, BIRD, GoBGP and FRR and
 //! writes a Markdown table and an SVG chart per workload into a results folder, plus
-//! `summary.md` with all tables; `--readme FILE` also replaces the part of FILE between the
-//! `<!-- bench:begin -->` and `<!-- bench:end -->` markers with the summary.
+//! `summary.md` with the latest table of every workload found there; `--readme FILE` also
+//! replaces the part of FILE between the `<!-- bench:begin -->` and `<!-- bench:end -->`
+//! markers with that summary.
 //!
 //! Usage: bench [--workload W1,W3] [--daemons starling,bird] [--quick] [--runs N]
 //!              [--timeout SECONDS] [--out DIR] [--readme FILE] [--command TEXT]
@@ -177,23 +178,31 @@ fn write_results(
     reports: &[WorkloadReport],
 ) -> std::io::Result<String> {
     std::fs::create_dir_all(&arguments.out)?;
-    let mut summary = format!("{header}\n");
     for report in reports {
-        let markdown = report.markdown();
-        let svg_name = format!("{}.svg", report.id.to_ascii_lowercase());
+        let stem = report.id.to_ascii_lowercase();
         std::fs::write(
-            arguments
-                .out
-                .join(format!("{}.md", report.id.to_ascii_lowercase())),
-            format!("{header}\n{markdown}\n![{}]({svg_name})\n", report.id),
+            arguments.out.join(format!("{stem}.md")),
+            format!(
+                "{header}\n{}\n![{} chart]({stem}.svg)\n",
+                report.markdown(),
+                report.id
+            ),
         )?;
-        std::fs::write(arguments.out.join(&svg_name), report.svg())?;
-        let _ = writeln!(
-            summary,
-            "{markdown}\n![{} chart]({}/{svg_name})\n",
-            report.id,
-            arguments.out.display()
+        std::fs::write(arguments.out.join(format!("{stem}.svg")), report.svg())?;
+    }
+    // The summary gathers every workload's latest file, so workloads run one at a time add
+    // up; each keeps the header (date, load, versions) of its own run.
+    let mut summary = String::new();
+    for workload in Workload::ALL {
+        let stem = workload.id().to_ascii_lowercase();
+        let Ok(text) = std::fs::read_to_string(arguments.out.join(format!("{stem}.md"))) else {
+            continue;
+        };
+        let text = text.replace(
+            &format!("]({stem}.svg)"),
+            &format!("]({}/{stem}.svg)", arguments.out.display()),
         );
+        let _ = writeln!(summary, "{text}");
     }
     std::fs::write(arguments.out.join("summary.md"), &summary)?;
     if let Some(readme) = &arguments.readme {
