@@ -28,6 +28,9 @@ const STARLING_LOG_LEVEL: &str = "info";
 const STARLING_KERNEL: &str = "[kernel]\nprogram = true";
 /// BIRD's kernel FIB: export every best route to the main table.
 const BIRD_KERNEL: &str = "protocol kernel {\n  ipv4 { export all; };\n}\n";
+/// How far `utime + stime` may exceed the per-thread sum before an exited thread is assumed
+/// (two clock ticks of rounding).
+const EXITED_THREAD_SLACK: Duration = Duration::from_millis(20);
 /// How long BIRD may take to open its control socket.
 const BIRD_STARTUP: Duration = Duration::from_secs(20);
 
@@ -80,9 +83,12 @@ impl fmt::Display for Daemon {
 }
 
 /// What `/proc` says about the daemon's processes (summed over them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Usage {
+    /// `utime + stime`: every thread, exited ones too, in clock ticks (10 ms).
     pub cpu: Duration,
+    /// Per live thread, its run time in nanoseconds (`/proc/PID/task/TID/schedstat`).
+    pub threads: Vec<(u32, Duration)>,
     /// Peak resident set (`VmHWM`), bytes.
     pub peak: u64,
     /// Resident set now (`VmRSS`), bytes.
@@ -187,8 +193,35 @@ impl Dut {
             usage.cpu += one.cpu;
             usage.peak += one.peak;
             usage.resident += one.resident;
+            usage.threads.extend(one.threads);
         }
         Ok(usage)
+    }
+}
+
+impl Usage {
+    /// CPU time used since `earlier`: per-thread run times in nanoseconds (threads that
+    /// started meanwhile count from zero), unless `utime + stime` says more than a couple of
+    /// ticks beyond that (a thread exited meanwhile and took its run time with it).
+    pub fn cpu_since(&self, earlier: &Usage) -> Duration {
+        let coarse = self.cpu.saturating_sub(earlier.cpu);
+        let fine: Duration = self
+            .threads
+            .iter()
+            .map(|(tid, now)| {
+                let before = earlier
+                    .threads
+                    .iter()
+                    .find(|(t, _)| t == tid)
+                    .map_or(Duration::ZERO, |(_, d)| *d);
+                now.saturating_sub(before)
+            })
+            .sum();
+        if coarse > fine + EXITED_THREAD_SLACK {
+            coarse
+        } else {
+            fine
+        }
     }
 }
 
@@ -200,9 +233,9 @@ pub fn pin_harness() -> Result<()> {
     pin_process(std::process::id(), HARNESS_CPU)
 }
 
-/// The calling process's own CPU time (all threads), from `/proc` like the daemon's.
-pub fn harness_cpu() -> Result<Duration> {
-    Ok(process_usage(std::process::id())?.cpu)
+/// The calling process's own CPU usage (all threads), from `/proc` like the daemon's.
+pub fn harness_usage() -> Result<Usage> {
+    process_usage(std::process::id())
 }
 
 /// BIRD with the lab's configuration for `spec` plus a kernel protocol (the lab's [`Bird`]
@@ -302,9 +335,26 @@ fn process_usage(pid: u32) -> Result<Usage> {
         .map_err(|e| LabError::io(format!("read /proc/{pid}/status"), e))?;
     Ok(Usage {
         cpu: parse_cpu(&stat, clock_ticks()).ok_or_else(|| LabError::parse("/proc stat", &stat))?,
+        threads: thread_times(pid),
         peak: status_kib(&status, "VmHWM:").unwrap_or(0) * 1024,
         resident: status_kib(&status, "VmRSS:").unwrap_or(0) * 1024,
     })
+}
+
+/// Run time of each live thread: the first field of `schedstat` (nanoseconds on CPU).
+fn thread_times(pid: u32) -> Vec<(u32, Duration)> {
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|task| {
+            let tid: u32 = task.file_name().to_str()?.parse().ok()?;
+            let text = fs::read_to_string(task.path().join("schedstat")).ok()?;
+            let nanos: u64 = text.split_whitespace().next()?.parse().ok()?;
+            Some((tid, Duration::from_nanos(nanos)))
+        })
+        .collect()
 }
 
 fn clock_ticks() -> u64 {
@@ -346,6 +396,25 @@ mod tests {
         assert_eq!(status_kib(status, "VmHWM:"), Some(10240));
         assert_eq!(status_kib(status, "VmRSS:"), Some(9000));
         assert_eq!(status_kib(status, "VmSwap:"), None);
+    }
+
+    #[test]
+    fn cpu_since_prefers_thread_times_unless_a_thread_exited() {
+        let ms = Duration::from_millis;
+        let usage = |cpu: u64, threads: &[(u32, u64)]| Usage {
+            cpu: ms(cpu),
+            threads: threads.iter().map(|(t, d)| (*t, ms(*d))).collect(),
+            ..Usage::default()
+        };
+        let check = |before: &Usage, after: &Usage, expected: u64| {
+            assert_eq!(after.cpu_since(before), ms(expected));
+        };
+        // Fine-grained: 3 ms that the ticks do not show.
+        check(&usage(10, &[(1, 8)]), &usage(10, &[(1, 11)]), 3);
+        // A new thread counts from zero.
+        check(&usage(10, &[(1, 8)]), &usage(20, &[(1, 11), (2, 5)]), 8);
+        // Thread 2 exited with 500 ms: the ticks know, the live threads do not.
+        check(&usage(0, &[(1, 0), (2, 0)]), &usage(510, &[(1, 10)]), 510);
     }
 
     #[test]

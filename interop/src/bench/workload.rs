@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use proto::{AfiSafi, Asn, ClusterId};
 
-use super::dut::{harness_cpu, kernel_prefixes, pin_harness, Daemon, Dut, Usage};
+use super::dut::{harness_usage, kernel_prefixes, pin_harness, Daemon, Dut, Usage};
 use super::engine::{Engine, Latency, SessionPlan, HOLD_TIME_S};
 use super::report::{Metric, RunOutcome};
 use super::wire::{self, Batch, PrefixSpace};
@@ -52,6 +52,9 @@ const HOST_ROUTE_BASE: Ipv4Addr = Ipv4Addr::new(10, 128, 0, 0);
 const HOST_ROUTE_LEN: u8 = 32;
 /// W4/W6: how often the kernel's table is counted while waiting for it.
 const KERNEL_POLL: Duration = Duration::from_millis(20);
+/// W4: time given to the daemon after its CLI answers, before the clock starts (some bring
+/// their BGP listener up a moment later).
+const STARTUP_SETTLE: Duration = Duration::from_secs(3);
 /// W4: how long the daemon is watched idle after convergence.
 const IDLE_WINDOW: Duration = Duration::from_secs(5);
 /// W6: the next hop of `ip -batch`'s routes (a LAN address, so on-link).
@@ -494,12 +497,12 @@ fn load(
         .map(|sender| bed.announcements(point, sender))
         .collect::<Result<Vec<_>>>()?;
     let before = bed.dut.usage()?;
-    let harness_before = harness_cpu()?;
+    let harness_before = harness_usage()?;
     let (start, end) = bed.load(point, batches, timeout)?;
     let after = bed.dut.usage()?;
-    let harness = harness_cpu()?.saturating_sub(harness_before);
+    let harness = harness_usage()?.cpu_since(&harness_before);
     let wall = end.saturating_duration_since(start);
-    let cpu = after.cpu.saturating_sub(before.cpu);
+    let cpu = after.cpu_since(&before);
     let generator_bound = generator_bound(harness, cpu, Instant::now() - start);
     let seconds = wall.as_secs_f64();
     let values = match workload {
@@ -546,7 +549,7 @@ fn churn(daemon: Daemon, point: &Point, timeout: Duration) -> Result<RunOutcome>
     let batch = bed.announcements(point, 0)?;
     bed.load(point, vec![batch], timeout)?;
     let steady: Usage = bed.dut.usage()?;
-    let harness_before = harness_cpu()?;
+    let harness_before = harness_usage()?;
     let churned = point.space.count / CHURN_SHARE_DIVISOR;
     let next_hop = *bed
         .next_hops
@@ -571,9 +574,9 @@ fn churn(daemon: Daemon, point: &Point, timeout: Duration) -> Result<RunOutcome>
     let withdraw_started = Instant::now();
     let withdrawn = paced(&mut bed, withdrawals, churned, timeout, full - churned)?;
     let reannounced = paced(&mut bed, reannouncements, churned, timeout, full)?;
-    let churn_cpu = bed.dut.usage()?.cpu.saturating_sub(steady.cpu);
+    let churn_cpu = bed.dut.usage()?.cpu_since(&steady);
     let wall = withdraw_started.elapsed();
-    let harness = harness_cpu()?.saturating_sub(harness_before);
+    let harness = harness_usage()?.cpu_since(&harness_before);
     // The pace is fixed here: the generator is the bottleneck only if it could not keep it.
     let generator_bound = saturated(harness, wall);
     let last = bed.engine.len() - 1;
@@ -634,9 +637,11 @@ fn cluster(daemon: Daemon, point: &Point, timeout: Duration) -> Result<RunOutcom
         ]));
     }
     let netns = prepared.dut_host.netns.clone();
+    // The clock covers sessions and routes, not the daemon's own start-up.
+    std::thread::sleep(STARTUP_SETTLE);
     let baseline = kernel_prefixes(&netns)?;
     let before = prepared.dut.usage()?;
-    let harness_before = harness_cpu()?;
+    let harness_before = harness_usage()?;
     let start = Instant::now();
     let mut bed = prepared.establish(point)?;
     let established = start.elapsed();
@@ -644,9 +649,9 @@ fn cluster(daemon: Daemon, point: &Point, timeout: Duration) -> Result<RunOutcom
     wait_kernel(&mut bed, &netns, target, start + timeout)?;
     let converged = start.elapsed();
     let after = bed.dut.usage()?;
-    let harness = harness_cpu()?.saturating_sub(harness_before);
+    let harness = harness_usage()?.cpu_since(&harness_before);
     bed.engine.run_until(IDLE_WINDOW, |_| false)?;
-    let idle = bed.dut.usage()?.cpu.saturating_sub(after.cpu);
+    let idle = bed.dut.usage()?.cpu_since(&after);
     let per_session =
         (after.resident as f64 - before.resident as f64) / f64::from(peers) / BYTES_PER_KB;
     Ok(RunOutcome::Measured {
@@ -657,7 +662,7 @@ fn cluster(daemon: Daemon, point: &Point, timeout: Duration) -> Result<RunOutcom
             idle.as_secs_f64() / IDLE_WINDOW.as_secs_f64() * PERCENT,
             megabytes(after.peak),
         ],
-        generator_bound: generator_bound(harness, after.cpu - before.cpu, converged),
+        generator_bound: generator_bound(harness, after.cpu_since(&before), converged),
     })
 }
 
@@ -668,7 +673,7 @@ fn kernel_install(daemon: Daemon, point: &Point, timeout: Duration) -> Result<Ru
     let baseline = kernel_prefixes(&netns)?;
     let batch = bed.announcements(point, 0)?;
     let before = bed.dut.usage()?;
-    let harness_before = harness_cpu()?;
+    let harness_before = harness_usage()?;
     let start = Instant::now();
     bed.engine.send(0, batch)?;
     wait_kernel(
@@ -679,8 +684,8 @@ fn kernel_install(daemon: Daemon, point: &Point, timeout: Duration) -> Result<Ru
     )?;
     let done = start.elapsed();
     let after = bed.dut.usage()?;
-    let cpu = after.cpu.saturating_sub(before.cpu);
-    let harness = harness_cpu()?.saturating_sub(harness_before);
+    let cpu = after.cpu_since(&before);
+    let harness = harness_usage()?.cpu_since(&harness_before);
     Ok(RunOutcome::Measured {
         values: vec![
             f64::from(point.space.count) / done.as_secs_f64(),
