@@ -17,8 +17,11 @@
 //!   one alive and records what it receives.
 //! - [`Relay`]: a TCP relay that records both directions of a BGP session (golden captures).
 //! - [`wait_until`]: bounded polling with the last observation in the timeout error.
+//! - [`bench`]: the benchmark suite against BIRD, GoBGP and FRR (load generator, workloads,
+//!   tables and charts); the `bench` binary runs it.
 //! - [`lab_available`]: skip (or fail under `CI=true`) when root or a daemon is missing.
 
+pub mod bench;
 pub mod bird;
 pub mod command;
 pub mod error;

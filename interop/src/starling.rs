@@ -76,6 +76,8 @@ pub struct Extra {
     pub neighbor_lines: Vec<(IpAddr, String)>,
     pub global_lines: Vec<String>,
     pub etcd_lines: Vec<String>,
+    /// `[global] log_level`; `None` keeps the lab's `debug` (benchmarks use `info`).
+    pub log_level: Option<String>,
     /// Whole TOML sections appended to the file (`[kernel]`, see [`KernelSpec`]).
     pub sections: Vec<String>,
 }
@@ -83,6 +85,11 @@ pub struct Extra {
 impl Extra {
     pub fn global(mut self, line: &str) -> Extra {
         self.global_lines.push(line.to_owned());
+        self
+    }
+
+    pub fn log_level(mut self, level: &str) -> Extra {
+        self.log_level = Some(level.to_owned());
         self
     }
 
@@ -435,7 +442,8 @@ fn render_config(
     let _ = writeln!(out, "log_format = \"json\"");
     // Loopback of the host's own namespace: reachable only from inside it.
     let _ = writeln!(out, "metrics_listen = \"127.0.0.1:{METRICS_PORT}\"");
-    let _ = writeln!(out, "log_level = \"debug\"");
+    let log_level = extra.log_level.as_deref().unwrap_or("debug");
+    let _ = writeln!(out, "log_level = \"{log_level}\"");
     for line in &extra.global_lines {
         let _ = writeln!(out, "{line}");
     }
@@ -467,6 +475,9 @@ fn render_config(
         if !communities.is_empty() {
             let _ = writeln!(out, "communities = [{}]", communities.join(", "));
         }
+    }
+    for section in &extra.sections {
+        let _ = writeln!(out, "\n{section}");
     }
     if let Some(datastore) = &spec.datastore {
         let _ = writeln!(out, "\n[etcd]");
