@@ -326,7 +326,8 @@ fn max_prefixes_stops_the_session_and_restarts_it_after_the_configured_delay() {
 
 /// Routes announced, then withdrawn and announced again with a new MED, in rounds.
 const CHURN_ROUTES: usize = 10_000;
-const CHURN_TIME: Duration = Duration::from_secs(20);
+/// The churn runs for a minute, as the fault list of the hostile-input issue asks.
+const CHURN_TIME: Duration = Duration::from_secs(60);
 /// A route outside the churned ones whose MED tells how far bgpd got.
 const MARKER: &str = "10.250.0.0/24";
 /// Churn rounds between two waits for bgpd to catch up.
