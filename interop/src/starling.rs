@@ -476,9 +476,6 @@ fn render_config(
             let _ = writeln!(out, "communities = [{}]", communities.join(", "));
         }
     }
-    for section in &extra.sections {
-        let _ = writeln!(out, "\n{section}");
-    }
     if let Some(datastore) = &spec.datastore {
         let _ = writeln!(out, "\n[etcd]");
         let _ = writeln!(out, "endpoints = [\"{}\"]", datastore.endpoint);
@@ -669,5 +666,36 @@ impl Starling {
             self.process.ensure_running()?;
             Ok(self.bgpctl(&["show", "status"]).ok().map(|_| ()))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    use proto::Asn;
+
+    use super::*;
+
+    /// Every kind of extra lands exactly once and the file stays valid TOML (a table written
+    /// twice is a duplicate key, and bgpd refuses the file).
+    #[test]
+    fn extras_are_rendered_once() {
+        let host = Host {
+            name: "n1".to_owned(),
+            netns: "ns".to_owned(),
+            ipv4: Ipv4Addr::new(10, 0, 0, 1),
+            ipv6: Ipv6Addr::LOCALHOST,
+        };
+        let spec = RouterSpec::new(host.ipv4, Asn(64512));
+        let extra = Extra::default()
+            .global("hold_time = 30")
+            .section("[kernel]\nprogram = true")
+            .section("[[prefix_list]]\nname = \"pods\"\nprefixes = [\"10.244.0.0/16\"]");
+        let text = render_config(&host, &spec, Path::new("/s"), Path::new("/d"), &extra);
+        for needle in ["hold_time = 30", "[kernel]", "[[prefix_list]]"] {
+            assert_eq!(text.matches(needle).count(), 1, "{needle} in:\n{text}");
+        }
+        assert!(text.parse::<toml::Table>().is_ok(), "{text}");
     }
 }
