@@ -11,8 +11,14 @@
 //! until the daemon says the configured set is known ([`Convergence::neighbors_known`]), an
 //! empty set does not count as converged.
 //!
-//! Pure (time is an argument); the RIB task feeds it. A graceful-restart helper will extend it
-//! (neighbors without the capability, or with the Restart State bit, are not waited on).
+//! Two milestones, both bounded by the same timer. **Selection** ([`Convergence::poll`]): the
+//! end of the RFC 4724 §4.1 deferral. A neighbor without graceful restart, or restarting itself
+//! (Restart State bit), is not waited on for it: it may be waiting for our End-of-RIB.
+//! **Sweep** ([`Convergence::sweep_waits`]): after selection, the FIB sweep also waits for
+//! End-of-RIB from those, so that two nodes restarting together do not sweep each other's
+//! routes for a moment.
+//!
+//! Pure (time is an argument); the RIB task feeds it.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -39,8 +45,12 @@ pub enum Converged {
 enum Neighbor {
     /// Not Established yet.
     Down,
-    /// Established; End-of-RIB still awaited for these families.
-    Awaiting(AfiSafiSet),
+    /// Established; End-of-RIB still awaited for these families, by the selection too when
+    /// `for_selection`, by the sweep only otherwise.
+    Awaiting {
+        families: AfiSafiSet,
+        for_selection: bool,
+    },
     /// End-of-RIB received for every negotiated family.
     Done,
 }
@@ -80,36 +90,56 @@ impl Convergence {
         self.neighbors.remove(&peer);
     }
 
-    pub fn established(&mut self, peer: PeerId, families: AfiSafiSet) {
+    /// The session negotiated `families`; `for_selection`: the selection waits for their
+    /// End-of-RIB (see the module documentation).
+    pub fn established(&mut self, peer: PeerId, families: AfiSafiSet, for_selection: bool) {
         if let Some(neighbor) = self.neighbors.get_mut(&peer) {
             if *neighbor != Neighbor::Done {
                 *neighbor = if families.is_empty() {
                     Neighbor::Done
                 } else {
-                    Neighbor::Awaiting(families)
+                    Neighbor::Awaiting {
+                        families,
+                        for_selection,
+                    }
                 };
             }
         }
     }
 
-    /// A session that went down before its End-of-RIB is waited on again when it returns.
+    /// A session that went down before its End-of-RIB is waited on again by the selection
+    /// when it returns; one the selection did not wait for is no longer waited on at all.
     pub fn down(&mut self, peer: PeerId) {
         if let Some(neighbor) = self.neighbors.get_mut(&peer) {
-            if matches!(neighbor, Neighbor::Awaiting(_)) {
-                *neighbor = Neighbor::Down;
+            if let Neighbor::Awaiting { for_selection, .. } = neighbor {
+                *neighbor = if *for_selection {
+                    Neighbor::Down
+                } else {
+                    Neighbor::Done
+                };
             }
         }
     }
 
     pub fn end_of_rib(&mut self, peer: PeerId, family: AfiSafi) {
         if let Some(neighbor) = self.neighbors.get_mut(&peer) {
-            if let Neighbor::Awaiting(families) = neighbor {
+            if let Neighbor::Awaiting { families, .. } = neighbor {
                 families.remove(family);
                 if families.is_empty() {
                     *neighbor = Neighbor::Done;
                 }
             }
         }
+    }
+
+    /// Whether the sweep should still wait: an Established neighbor's End-of-RIB is missing
+    /// and the timer has not run out.
+    pub fn sweep_waits(&self, now: Instant) -> bool {
+        now < self.deadline
+            && self
+                .neighbors
+                .values()
+                .any(|n| matches!(n, Neighbor::Awaiting { .. }))
     }
 
     /// Whether convergence is still to be reported (its timer is then [`Self::deadline`]).
@@ -121,12 +151,22 @@ impl Convergence {
         self.deadline
     }
 
-    /// Reports convergence, once.
+    /// Reports the selection milestone, once.
     pub fn poll(&mut self, now: Instant) -> Option<Converged> {
         if self.reached.is_some() {
             return None;
         }
-        let reached = if self.known && self.neighbors.values().all(|n| *n == Neighbor::Done) {
+        let selected = |n: &Neighbor| {
+            matches!(
+                n,
+                Neighbor::Done
+                    | Neighbor::Awaiting {
+                        for_selection: false,
+                        ..
+                    }
+            )
+        };
+        let reached = if self.known && self.neighbors.values().all(selected) {
             Converged::EndOfRib
         } else if now >= self.deadline {
             Converged::Timeout
@@ -152,6 +192,8 @@ mod tests {
         Added(u32),
         Removed(u32),
         Up(u32, &'static [AfiSafi]),
+        /// Up, restarting itself: waited on by the sweep only.
+        UpRestarting(u32, &'static [AfiSafi]),
         Down(u32),
         EndOfRib(u32, AfiSafi),
         /// Seconds since start.
@@ -169,7 +211,10 @@ mod tests {
                 Step::Added(p) => convergence.neighbor_added(PeerId(p)),
                 Step::Removed(p) => convergence.neighbor_removed(PeerId(p)),
                 Step::Up(p, families) => {
-                    convergence.established(PeerId(p), families.iter().copied().collect());
+                    convergence.established(PeerId(p), families.iter().copied().collect(), true);
+                }
+                Step::UpRestarting(p, families) => {
+                    convergence.established(PeerId(p), families.iter().copied().collect(), false);
                 }
                 Step::Down(p) => convergence.down(PeerId(p)),
                 Step::EndOfRib(p, family) => convergence.end_of_rib(PeerId(p), family),
@@ -238,6 +283,39 @@ mod tests {
         check(&[
             (At(CONVERGENCE_TIMEOUT.as_secs() - 1), None),
             (At(CONVERGENCE_TIMEOUT.as_secs()), Some(Converged::Timeout)),
+        ]);
+    }
+
+    /// RFC 4724 §4.1: a neighbor restarting itself does not hold the selection back, but the
+    /// sweep waits for its End-of-RIB, within the timer.
+    #[test]
+    fn a_restarting_neighbor_holds_only_the_sweep() {
+        let start = Instant::now();
+        let mut convergence = Convergence::new(start, CONVERGENCE_TIMEOUT);
+        for p in [1, 2] {
+            convergence.neighbor_added(PeerId(p));
+        }
+        convergence.neighbors_known();
+        convergence.established(PeerId(1), [IPV4].into_iter().collect(), true);
+        convergence.established(PeerId(2), [IPV4].into_iter().collect(), false);
+        assert_eq!(convergence.poll(start), None);
+        convergence.end_of_rib(PeerId(1), IPV4);
+        assert_eq!(convergence.poll(start), Some(Converged::EndOfRib));
+        assert!(convergence.sweep_waits(start));
+        assert!(!convergence.sweep_waits(start + CONVERGENCE_TIMEOUT));
+        convergence.end_of_rib(PeerId(2), IPV4);
+        assert!(!convergence.sweep_waits(start));
+    }
+
+    /// One that goes down is no longer waited on by anybody.
+    #[test]
+    fn a_restarting_neighbor_that_goes_down_is_not_waited_on() {
+        use Step::*;
+        check(&[
+            (Added(1), None),
+            (Known, None),
+            (UpRestarting(1, &[IPV4]), Some(Converged::EndOfRib)),
+            (Down(1), None),
         ]);
     }
 }

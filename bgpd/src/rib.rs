@@ -44,7 +44,7 @@ use proto::attr::{Community, LargeCommunity, Origin};
 use proto::route_refresh::RouteRefresh;
 use proto::session::{Negotiated, StopReason};
 use proto::update::Update;
-use proto::{AfiSafi, AfiSafiSet, ClusterId, RouterId};
+use proto::{AfiSafi, ClusterId, RouterId};
 use rr::{
     AdjRibRoute, FibChange, Listing, LocalAddresses, LocalRoute, NextHopPolicy, PathAttrs,
     PeerConfig, PeerId, Rib, RibConfig, RibInput, RibOutput, RouteNextHop, RouteSource, RouteView,
@@ -185,8 +185,6 @@ pub struct RibTask {
     stale_timers: HashMap<(PeerId, AfiSafi), tokio::time::Instant>,
     /// The deferred decisions have run: the FIB may sweep once their changes are queued.
     sweep_ready: bool,
-    /// Restarting neighbors (Restart State bit) whose End-of-RIB the sweep still waits for.
-    sweep_awaits: HashMap<PeerId, AfiSafiSet>,
     /// Graceful restart figures for `bgpctl show status` and the metrics.
     restart: Arc<RestartStatus>,
 }
@@ -209,7 +207,6 @@ impl RibTask {
             kernel: HashSet::new(),
             stale_timers: HashMap::new(),
             sweep_ready: false,
-            sweep_awaits: HashMap::new(),
             restart: Arc::new(RestartStatus::default()),
         }
     }
@@ -273,8 +270,9 @@ impl RibTask {
             let waiting = !self.blocked.is_empty() || !self.listings.is_empty();
             let convergence_at = tokio::time::Instant::from_std(self.convergence.deadline());
             let stale_at = self.stale_timers.values().min().copied();
-            let sweep_at =
-                (self.sweep_ready && !self.sweep_awaits.is_empty()).then_some(convergence_at);
+            let sweep_at = (self.sweep_ready
+                && self.convergence.sweep_waits(std::time::Instant::now()))
+            .then_some(convergence_at);
             tokio::select! {
                 event = self.events.recv() => match event {
                     Some(event) => self.event(event),
@@ -322,12 +320,10 @@ impl RibTask {
         if !self.sweep_ready || !self.fib_queue.is_empty() {
             return;
         }
-        let bounded = std::time::Instant::now() >= self.convergence.deadline();
-        if !self.sweep_awaits.is_empty() && !bounded {
+        if self.convergence.sweep_waits(std::time::Instant::now()) {
             return;
         }
         self.sweep_ready = false;
-        self.sweep_awaits.clear();
         if let Some(fib) = &self.fib {
             // A FIB task that is gone has nothing to sweep.
             let _ = fib.send(FibCommand::InitialConvergenceDone).await;
@@ -380,15 +376,8 @@ impl RibTask {
                         .graceful_restart
                         .as_ref()
                         .is_some_and(|restart| !restart.peer_restarting);
-                let families = if waited {
-                    negotiated.families
-                } else {
-                    if self.rib.selection_deferred() || self.sweep_ready {
-                        self.sweep_awaits.insert(peer, negotiated.families);
-                    }
-                    AfiSafiSet::EMPTY
-                };
-                self.convergence.established(peer, families);
+                self.convergence
+                    .established(peer, negotiated.families, waited);
                 let up = rr::PeerUp {
                     peer,
                     config,
@@ -411,7 +400,6 @@ impl RibTask {
                 self.ready.remove(&peer);
                 self.peers.remove(&peer);
                 self.convergence.down(peer);
-                self.sweep_awaits.remove(&peer);
                 self.apply(RibInput::PeerDown { peer, graceful });
                 self.count_stale();
             }
@@ -419,12 +407,6 @@ impl RibTask {
                 let end_of_rib = update.end_of_rib_family();
                 if let Some(family) = end_of_rib {
                     self.convergence.end_of_rib(peer, family);
-                    if let Some(families) = self.sweep_awaits.get_mut(&peer) {
-                        families.remove(family);
-                        if families.is_empty() {
-                            self.sweep_awaits.remove(&peer);
-                        }
-                    }
                 }
                 self.apply(RibInput::Update { peer, update });
                 if end_of_rib.is_some() {
