@@ -46,8 +46,8 @@ use proto::session::{Negotiated, StopReason};
 use proto::update::Update;
 use proto::{AfiSafi, ClusterId, RouterId};
 use rr::{
-    AdjRibRoute, FibChange, Listing, LocalAddresses, LocalRoute, NextHopPolicy, PathAttrs,
-    PeerConfig, PeerId, Rib, RibConfig, RibInput, RibOutput, RouteNextHop, RouteSource, RouteView,
+    FibChange, LocalAddresses, LocalRoute, NextHopPolicy, PathAttrs, PeerConfig, PeerId, Rib,
+    RibConfig, RibInput, RibOutput, RouteNextHop, RouteSource, RouteView, TableView,
 };
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
@@ -145,10 +145,25 @@ pub struct RouteQuery {
     pub lines: mpsc::Sender<Vec<String>>,
 }
 
-/// A running listing: the query and where the next chunk starts.
+/// A running listing: the query, its prefixes in order once taken, and where the next chunk
+/// starts.
 struct Running {
     query: RouteQuery,
-    next: Listing,
+    prefixes: Option<Vec<IpNet>>,
+    next: usize,
+}
+
+impl RouteQuery {
+    /// The RIB's table the query lists.
+    fn view(&self) -> TableView {
+        match (self.table, self.neighbor) {
+            (RouteTable::Advertised, Some(peer)) => TableView::Advertised(peer),
+            (RouteTable::Received, Some(peer)) => TableView::Received(peer),
+            (RouteTable::LocRib, neighbor) => TableView::LocRib(neighbor),
+            // Answered with an error line by `chunk`, once.
+            (_, None) => TableView::LocRib(None),
+        }
+    }
 }
 
 /// An established neighbor's links.
@@ -475,8 +490,11 @@ impl RibTask {
                 self.convergence.neighbors_known();
             }
             RibEvent::ShowRoutes(query) => {
-                let next = Listing::from(query.prefix);
-                self.listings.push(Running { query, next });
+                self.listings.push(Running {
+                    query,
+                    prefixes: None,
+                    next: 0,
+                });
                 if self.rib.pending_decisions() == 0 {
                     self.serve_listings();
                 }
@@ -623,61 +641,50 @@ impl RibTask {
                     self.listings.push(listing);
                     break;
                 }
-                let (lines, next) = self.chunk(&listing.query, listing.next);
-                if listing.query.lines.try_send(lines).is_err() {
+                let prefixes = listing.prefixes.get_or_insert_with(|| {
+                    // The order of the listing, taken once: the table itself is unordered.
+                    self.rib
+                        .listing(listing.query.view(), listing.query.prefix.into())
+                });
+                let end = (listing.next + ROUTE_CHUNK).min(prefixes.len());
+                let lines = self.chunk(&listing.query, &prefixes[listing.next..end]);
+                listing.next = end;
+                let done = end == prefixes.len();
+                if listing.query.lines.try_send(lines).is_err() || done {
                     break;
-                }
-                match next {
-                    Some(next) => listing.next = Listing::After(next),
-                    None => break,
                 }
             }
         }
     }
 
-    /// One chunk of a listing, and the last prefix it covered when more may follow. A prefix's
-    /// paths are never split across chunks.
-    fn chunk(&self, query: &RouteQuery, from: Listing) -> (Vec<String>, Option<IpNet>) {
-        let mut lines = Vec::new();
-        let mut seen = 0;
-        let mut last = None;
-        let mut push = |prefix: IpNet, route: Option<protocol::Route>| -> bool {
-            if seen >= ROUTE_CHUNK && last != Some(prefix) {
-                return false;
-            }
-            seen += 1;
-            last = Some(prefix);
-            if let Some(route) = route {
-                lines.push(
-                    serde_json::to_string(&route)
-                        .unwrap_or_else(|error| failure(&error.to_string())),
-                );
-            }
-            true
+    /// The lines of a chunk of a listing's prefixes (which may have changed since the listing
+    /// began: what is there now is shown).
+    fn chunk(&self, query: &RouteQuery, prefixes: &[IpNet]) -> Vec<String> {
+        let json = |route: &protocol::Route| {
+            serde_json::to_string(route).unwrap_or_else(|error| failure(&error.to_string()))
         };
-        let mut complete = true;
+        let mut lines = Vec::new();
         match (query.table, query.neighbor) {
             (RouteTable::LocRib, neighbor) => {
-                for view in self.rib.routes_listing(from) {
-                    let wanted = neighbor.is_none_or(|n| view.source == RouteSource::Peer(n));
-                    let route = wanted.then(|| self.loc_rib_route(&view));
-                    if !push(view.prefix, route) {
-                        complete = false;
-                        break;
+                for prefix in prefixes {
+                    for view in self.rib.routes_at(prefix) {
+                        if neighbor.is_none_or(|n| view.source == RouteSource::Peer(n)) {
+                            lines.push(json(&self.loc_rib_route(&view)));
+                        }
                     }
                 }
             }
             (table, Some(peer)) => {
                 let name = self.peer_name(RouteSource::Peer(peer));
-                let routes: Box<dyn Iterator<Item = AdjRibRoute<'_>>> = match table {
-                    RouteTable::Advertised => Box::new(self.rib.advertised_listing(peer, from)),
-                    _ => Box::new(self.rib.received_listing(peer, from)),
-                };
-                for route in routes {
-                    let view = route_json(route.prefix, route.attrs, name.clone(), route.accepted);
-                    if !push(route.prefix, Some(view)) {
-                        complete = false;
-                        break;
+                for prefix in prefixes {
+                    let routes = match table {
+                        RouteTable::Advertised => self.rib.advertised_at(peer, prefix),
+                        _ => self.rib.received_at(peer, prefix),
+                    };
+                    for route in routes {
+                        let view =
+                            route_json(route.prefix, &route.attrs, name.clone(), route.accepted);
+                        lines.push(json(&view));
                     }
                 }
             }
@@ -685,12 +692,7 @@ impl RibTask {
                 lines.push(failure("--received and --advertised need --neighbor NAME"));
             }
         }
-        let next = if complete || matches!(from, Listing::Prefix(_)) {
-            None
-        } else {
-            last
-        };
-        (lines, next)
+        lines
     }
 
     fn loc_rib_route(&self, view: &RouteView<'_>) -> protocol::Route {
@@ -955,7 +957,7 @@ mod tests {
             task.rib.run_decisions(DECISION_BUDGET);
             let from: Vec<String> = task
                 .rib
-                .routes_listing(Listing::Prefix(prefix))
+                .routes_at(&prefix)
                 .map(|view| task.loc_rib_route(&view).from)
                 .collect();
             assert_eq!(from.first().map(String::as_str), *expected, "step {i}");

@@ -65,24 +65,24 @@
 pub mod attrs;
 pub mod decision;
 mod group;
-mod loc_rib;
 mod peer;
 pub mod policy;
 mod query;
 mod restart;
 mod rib;
 pub mod rules;
+mod table;
 pub mod types;
 
 pub use attrs::{Attrs, PathAttrs, RouteNextHop};
 pub use decision::{compare, Candidate, DecisionCtx, Reason, SourceKind};
-pub use loc_rib::PathState;
 pub use peer::{PeerConfig, PeerUp};
 pub use policy::{Condition, Modification, Policy, PrefixList, PrefixRange, Statement, Verdict};
-pub use query::{AdjRibRoute, GroupSummary, Listing, PeerSummary, RouteView};
+pub use query::{AdjRibRoute, GroupSummary, Listing, PeerSummary, RouteView, TableView};
 pub use restart::DEFAULT_STALE_PATH_TIME;
 pub use rib::{
     FibChange, FibOp, LocalRoute, Rib, RibConfig, RibError, RibInput, RibOutput,
     DEFAULT_ECMP_MAX_PATHS, DEFAULT_LOCAL_PREF, DEFAULT_LOG_RETENTION,
 };
+pub use table::PathState;
 pub use types::{GroupId, LocalAddresses, NextHopPolicy, PeerId, RouteSource};

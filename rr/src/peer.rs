@@ -1,23 +1,20 @@
 //! Neighbors as the RIB knows them: the settings the daemon gives ([`PeerConfig`]), what the
-//! session negotiated ([`PeerUp`]), and per neighbor the Adj-RIB-In (RFC 4271 §3.2): every route
-//! received, before import policy, keyed by prefix and ADD-PATH path identifier (RFC 7911 §5).
-//! The key orders IPv4 before IPv6, so each family is one contiguous range of the map.
+//! session negotiated ([`PeerUp`]), and per neighbor its counters and graceful-restart state.
+//! Its routes (the Adj-RIB-In, RFC 4271 §3.2: every route received, before import policy,
+//! keyed by prefix and ADD-PATH path identifier, RFC 7911 §5) are paths in the prefix table.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::ops::Bound;
 use std::sync::Arc;
 
-use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use proto::session::{Negotiated, NegotiatedRestart};
-use proto::{AfiSafi, AfiSafiSet, Asn, PathId, RouterId, SessionParams};
+use proto::{AfiSafi, AfiSafiSet, Asn, RouterId, SessionParams};
 
-use crate::attrs::Attrs;
 use crate::policy::Policy;
-use crate::restart::Stale;
 use crate::rules::{ImportFrom, Role, SourceRole};
-use crate::types::{GroupId, LocalAddresses, NextHopPolicy, PeerId};
+use crate::table::Source;
+use crate::types::{GroupId, LocalAddresses, NextHopPolicy, PeerId, RouteSource};
 
 /// What the daemon configures for a neighbor, translated from its own configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,10 +59,8 @@ pub struct PeerUp {
     pub local: LocalAddresses,
 }
 
-/// The routes received from one neighbor, keyed by prefix and path identifier.
-pub(crate) type AdjRibIn = BTreeMap<(IpNet, PathId), Attrs>;
-
 /// An established neighbor, or one restarting whose stale routes are kept (RFC 4724 §4.2).
+/// Its routes are in the prefix table (`table`); this is what the RIB knows of the session.
 #[derive(Debug)]
 pub(crate) struct Peer {
     /// The session is up; `false` while the neighbor restarts and only its stale routes are
@@ -86,16 +81,27 @@ pub(crate) struct Peer {
     pub local: LocalAddresses,
     /// RFC 7606 / RFC 4760 §7: families ignored for the rest of the session.
     pub disabled: AfiSafiSet,
-    pub adj_rib_in: AdjRibIn,
+    /// Routes received (the neighbor's Adj-RIB-In).
+    pub received: usize,
     /// Routes import accepted.
     pub accepted: usize,
     /// The limit was exceeded and the daemon asked to stop the session; further UPDATEs are
     /// ignored.
     pub limit_reached: bool,
-    /// RFC 7313 §4: keys not re-announced since the neighbor's Beginning of Route Refresh, per
-    /// family; they are withdrawn at its End of Route Refresh.
-    pub refreshing: [Option<HashSet<(IpNet, PathId)>>; 2],
+    /// RFC 7313 §4: per family, between the neighbor's Beginning and End of Route Refresh
+    /// (routes not announced again are marked `REFRESHING` and removed at its end).
+    pub refreshing: [bool; 2],
     pub group: GroupId,
+}
+
+/// The stale routes of one family of a neighbor (RFC 4724 §4.2); the routes carry the
+/// `STALE` flag in the table.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Stale {
+    /// Routes still stale.
+    pub routes: usize,
+    /// In the long-lived phase: the Loc-RIB holds them with LLGR_STALE attached (RFC 9494).
+    pub long_lived: bool,
 }
 
 impl Peer {
@@ -121,28 +127,13 @@ impl Peer {
     pub fn receives(&self, family: AfiSafi) -> bool {
         self.families.contains(family) && !self.disabled.contains(family)
     }
-
-    /// The keys of one family in the Adj-RIB-In.
-    pub fn family_keys(&self, family: AfiSafi) -> Vec<(IpNet, PathId)> {
-        self.adj_rib_in
-            .range(family_range(family))
-            .map(|(key, _)| *key)
-            .collect()
-    }
 }
 
-/// A range of keys `(prefix, path identifier)`.
-pub(crate) type KeyBounds = (Bound<(IpNet, PathId)>, Bound<(IpNet, PathId)>);
-
-/// The key range of one family in a map keyed by `(IpNet, PathId)`.
-pub(crate) fn family_range(family: AfiSafi) -> KeyBounds {
-    let first_v6 = (IpNet::V6(Ipv6Net::default()), PathId(0));
-    match family {
-        AfiSafi::Ipv4Unicast => (
-            Bound::Included((IpNet::V4(Ipv4Net::default()), PathId(0))),
-            Bound::Excluded(first_v6),
-        ),
-        AfiSafi::Ipv6Unicast => (Bound::Included(first_v6), Bound::Unbounded),
+/// The role of a path's source for export: the local route, or a known neighbor.
+pub(crate) fn source_role(peers: &HashMap<PeerId, Peer>, source: Source) -> Option<SourceRole> {
+    match source.route_source() {
+        RouteSource::Local => Some(SourceRole::Local),
+        RouteSource::Peer(id) => peers.get(&id).map(Peer::source_role),
     }
 }
 

@@ -1,17 +1,20 @@
 //! Read-only views for `bgpctl show routes` and `show neighbors`: the Loc-RIB with each path's
-//! decision state, a neighbor's Adj-RIB-In (received, before import policy) and the
-//! Adj-RIB-Out of its update group (advertised). The iterators borrow the tables; nothing is
-//! copied.
-
-use std::ops::Bound;
+//! decision state, a neighbor's Adj-RIB-In (received, before import policy) and what its
+//! update group advertises (the export of the decided paths, computed on demand: the
+//! Adj-RIB-Out is implicit).
+//!
+//! The table does not keep prefixes in order, so a listing first takes the sorted prefixes of
+//! what it shows ([`Rib::listing`]) and then reads each one ([`Rib::routes_at`],
+//! [`Rib::received_at`], [`Rib::advertised_at`]); a daemon streaming a large table in chunks
+//! keeps the prefixes and reads a chunk at a time.
 
 use ipnet::IpNet;
 use proto::PathId;
 
-use crate::attrs::PathAttrs;
-use crate::loc_rib::PathState;
-use crate::peer::KeyBounds;
+use crate::attrs::{Attrs, PathAttrs};
+use crate::group::{decided_paths, Exporter};
 use crate::rib::Rib;
+use crate::table::{PathState, Source};
 use crate::types::{GroupId, PeerId, RouteSource};
 
 /// One path of the Loc-RIB.
@@ -33,12 +36,12 @@ impl RouteView<'_> {
 }
 
 /// One route of an Adj-RIB-In or Adj-RIB-Out.
-#[derive(Debug, Clone, Copy)]
-pub struct AdjRibRoute<'a> {
+#[derive(Debug, Clone)]
+pub struct AdjRibRoute {
     pub prefix: IpNet,
     pub path_id: PathId,
     /// As received (Adj-RIB-In) or as sent (Adj-RIB-Out).
-    pub attrs: &'a PathAttrs,
+    pub attrs: Attrs,
     /// Adj-RIB-In: import accepted it. Adj-RIB-Out: always true.
     pub accepted: bool,
 }
@@ -48,7 +51,7 @@ pub struct AdjRibRoute<'a> {
 pub struct PeerSummary {
     pub received: usize,
     pub accepted: usize,
-    /// Routes in the neighbor's update group's Adj-RIB-Out.
+    /// Routes its update group advertises.
     pub advertised: usize,
     pub group: GroupId,
 }
@@ -64,8 +67,7 @@ pub struct GroupSummary {
     pub log_bytes: usize,
 }
 
-/// Which part of a table a listing covers, in prefix order. `After` resumes a listing that
-/// is served in chunks (a daemon streaming a large table to `bgpctl` without holding it whole).
+/// Which part of a table a listing covers, in prefix order. `After` resumes a listing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Listing {
     All,
@@ -81,125 +83,170 @@ impl From<Option<IpNet>> for Listing {
     }
 }
 
-fn key_bounds(listing: impl Into<Listing>) -> KeyBounds {
-    match listing.into() {
-        Listing::Prefix(prefix) => {
-            let prefix = prefix.trunc();
-            (
-                Bound::Included((prefix, PathId(0))),
-                Bound::Included((prefix, PathId(u32::MAX))),
-            )
+impl Listing {
+    fn covers(&self, prefix: &IpNet) -> bool {
+        match self {
+            Listing::All => true,
+            Listing::Prefix(wanted) => wanted.trunc() == *prefix,
+            Listing::After(after) => *prefix > after.trunc(),
         }
-        Listing::After(prefix) => (
-            Bound::Excluded((prefix.trunc(), PathId(u32::MAX))),
-            Bound::Unbounded,
-        ),
-        Listing::All => (Bound::Unbounded, Bound::Unbounded),
     }
 }
 
-fn prefix_bounds(listing: impl Into<Listing>) -> (Bound<IpNet>, Bound<IpNet>) {
-    match listing.into() {
-        Listing::Prefix(prefix) => (
-            Bound::Included(prefix.trunc()),
-            Bound::Included(prefix.trunc()),
-        ),
-        Listing::After(prefix) => (Bound::Excluded(prefix.trunc()), Bound::Unbounded),
-        Listing::All => (Bound::Unbounded, Bound::Unbounded),
-    }
+/// The table a listing shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableView {
+    /// The Loc-RIB, every path (`show routes`); with a neighbor, only its paths.
+    LocRib(Option<PeerId>),
+    /// What the neighbor sent (`--received`).
+    Received(PeerId),
+    /// What the neighbor's update group advertises (`--advertised`).
+    Advertised(PeerId),
 }
 
 impl Rib {
-    /// The Loc-RIB, in prefix order; one prefix only when `prefix` is given.
-    pub fn routes(&self, prefix: Option<IpNet>) -> impl Iterator<Item = RouteView<'_>> {
-        self.routes_listing(prefix.into())
+    /// The prefixes `listing` covers that have something in `view`, in order.
+    pub fn listing(&self, view: TableView, listing: Listing) -> Vec<IpNet> {
+        let group = match view {
+            TableView::Advertised(peer) => match self.peers.get(&peer) {
+                Some(peer) => self.groups.get(&peer.group),
+                None => return Vec::new(),
+            },
+            _ => None,
+        };
+        let mut prefixes: Vec<IpNet> = self
+            .table
+            .iter()
+            .filter(|(_, d)| listing.covers(&d.prefix))
+            .filter(|(id, d)| match view {
+                TableView::LocRib(None) => d.paths.iter().any(|p| p.imported().is_some()),
+                TableView::LocRib(Some(peer)) => d
+                    .paths
+                    .iter()
+                    .any(|p| p.source == Source::peer(peer) && p.imported().is_some()),
+                TableView::Received(peer) => d.paths.iter().any(|p| p.source == Source::peer(peer)),
+                TableView::Advertised(_) => group.is_some_and(|g| g.advertised.get(*id)),
+            })
+            .map(|(_, d)| d.prefix)
+            .collect();
+        prefixes.sort_unstable();
+        prefixes
     }
 
-    /// The part of the Loc-RIB that `listing` names.
-    pub fn routes_listing(&self, listing: Listing) -> impl Iterator<Item = RouteView<'_>> {
-        self.loc_rib
-            .table
-            .range(prefix_bounds(listing))
-            .flat_map(|(prefix, destination)| {
-                destination.paths.iter().map(move |path| RouteView {
-                    prefix: *prefix,
-                    source: path.source,
-                    path_id: path.received_id,
-                    attrs: &path.attrs,
-                    state: path.state,
+    /// The Loc-RIB paths of one prefix.
+    pub fn routes_at(&self, prefix: &IpNet) -> impl Iterator<Item = RouteView<'_>> {
+        let prefix = *prefix;
+        self.table
+            .lookup(&prefix.trunc())
+            .and_then(|id| self.table.get(id))
+            .into_iter()
+            .flat_map(move |destination| {
+                destination.paths.iter().filter_map(move |path| {
+                    Some(RouteView {
+                        prefix: destination.prefix,
+                        source: path.source.route_source(),
+                        path_id: path.received_id,
+                        attrs: path.imported()?,
+                        state: path.state,
+                    })
                 })
             })
     }
 
-    /// What `peer` sent us, before import policy.
+    /// The Loc-RIB, in prefix order; one prefix only when `prefix` is given.
+    pub fn routes(&self, prefix: Option<IpNet>) -> impl Iterator<Item = RouteView<'_>> {
+        self.listing(TableView::LocRib(None), prefix.into())
+            .into_iter()
+            .flat_map(move |prefix| self.routes_at(&prefix).collect::<Vec<_>>())
+    }
+
+    /// What `peer` sent us for one prefix, before import policy.
+    pub fn received_at(&self, peer: PeerId, prefix: &IpNet) -> Vec<AdjRibRoute> {
+        let source = Source::peer(peer);
+        self.table
+            .lookup(&prefix.trunc())
+            .and_then(|id| self.table.get(id))
+            .into_iter()
+            .flat_map(|destination| {
+                destination
+                    .paths
+                    .iter()
+                    .filter(|p| p.source == source)
+                    .map(|path| AdjRibRoute {
+                        prefix: destination.prefix,
+                        path_id: path.received_id,
+                        attrs: path.received.clone(),
+                        accepted: path.imported().is_some(),
+                    })
+            })
+            .collect()
+    }
+
+    /// What `peer` sent us, before import policy, in prefix order.
     pub fn received(
         &self,
         peer: PeerId,
         prefix: Option<IpNet>,
-    ) -> impl Iterator<Item = AdjRibRoute<'_>> {
-        self.received_listing(peer, prefix.into())
+    ) -> impl Iterator<Item = AdjRibRoute> + '_ {
+        self.listing(TableView::Received(peer), prefix.into())
+            .into_iter()
+            .flat_map(move |prefix| self.received_at(peer, &prefix))
     }
 
-    /// The part of `peer`'s Adj-RIB-In that `listing` names.
-    pub fn received_listing(
-        &self,
-        peer: PeerId,
-        listing: Listing,
-    ) -> impl Iterator<Item = AdjRibRoute<'_>> {
-        let source = RouteSource::Peer(peer);
-        self.peers
+    /// What we advertise to `peer` for one prefix: its update group's export of the decided
+    /// paths.
+    pub fn advertised_at(&self, peer: PeerId, prefix: &IpNet) -> Vec<AdjRibRoute> {
+        let Some(group) = self
+            .peers
             .get(&peer)
+            .and_then(|p| self.groups.get(&p.group))
+        else {
+            return Vec::new();
+        };
+        let Some((id, destination)) = self
+            .table
+            .lookup(&prefix.trunc())
+            .and_then(|id| Some((id, self.table.get(id)?)))
+        else {
+            return Vec::new();
+        };
+        if !group.advertised.get(id) {
+            return Vec::new();
+        }
+        let mut exporter = Exporter::new(&self.speaker, group.key());
+        // A listing does not change the interner: what it computes is only shown.
+        let mut interner = crate::attrs::Interner::default();
+        let paths = decided_paths(&self.decisions, &self.peers, destination);
+        exporter
+            .view(&mut interner, &destination.prefix, paths.into_iter())
             .into_iter()
-            .flat_map(move |p| p.adj_rib_in.range(key_bounds(listing)))
-            .map(move |(&(prefix, path_id), attrs)| AdjRibRoute {
-                prefix,
+            .map(|(path_id, attrs)| AdjRibRoute {
+                prefix: destination.prefix,
                 path_id,
                 attrs,
-                accepted: self.loc_rib.table.get(&prefix).is_some_and(|d| {
-                    d.paths
-                        .iter()
-                        .any(|path| path.source == source && path.received_id == path_id)
-                }),
+                accepted: true,
             })
+            .collect()
     }
 
-    /// What we advertise to `peer`: its update group's Adj-RIB-Out.
+    /// What we advertise to `peer`, in prefix order.
     pub fn advertised(
         &self,
         peer: PeerId,
         prefix: Option<IpNet>,
-    ) -> impl Iterator<Item = AdjRibRoute<'_>> {
-        self.advertised_listing(peer, prefix.into())
-    }
-
-    /// The part of `peer`'s Adj-RIB-Out that `listing` names.
-    pub fn advertised_listing(
-        &self,
-        peer: PeerId,
-        listing: Listing,
-    ) -> impl Iterator<Item = AdjRibRoute<'_>> {
-        self.peers
-            .get(&peer)
-            .and_then(|p| self.groups.get(&p.group))
+    ) -> impl Iterator<Item = AdjRibRoute> + '_ {
+        self.listing(TableView::Advertised(peer), prefix.into())
             .into_iter()
-            .flat_map(move |group| group.table.routes.range(key_bounds(listing)))
-            .filter_map(|(&(prefix, path_id), entry)| {
-                entry.attrs.as_deref().map(|attrs| AdjRibRoute {
-                    prefix,
-                    path_id,
-                    attrs,
-                    accepted: true,
-                })
-            })
+            .flat_map(move |prefix| self.advertised_at(peer, &prefix))
     }
 
     /// Counters of an established neighbor.
     pub fn peer_summary(&self, peer: PeerId) -> Option<PeerSummary> {
         let p = self.peers.get(&peer)?;
         Some(PeerSummary {
-            received: p.adj_rib_in.len(),
+            received: p.received,
             accepted: p.accepted,
-            advertised: self.groups.get(&p.group).map_or(0, |g| g.table.announced),
+            advertised: self.groups.get(&p.group).map_or(0, |g| g.advertised.routes),
             group: p.group,
         })
     }
@@ -209,14 +256,19 @@ impl Rib {
         self.groups.values().map(|group| GroupSummary {
             id: group.id,
             members: group.members.len(),
-            advertised: group.table.announced,
-            log_messages: group.table.log.len(),
-            log_bytes: group.table.log.bytes(),
+            advertised: group.advertised.routes,
+            log_messages: group.log.len(),
+            log_bytes: group.log.bytes(),
         })
     }
 
     /// The update group of `peer`.
     pub fn group_of(&self, peer: PeerId) -> Option<GroupId> {
         self.peers.get(&peer).map(|p| p.group)
+    }
+
+    /// Destinations in the table and octets its structures hold (for memory figures).
+    pub fn table_size(&self) -> (usize, usize) {
+        (self.table.len(), self.table.heap_bytes())
     }
 }

@@ -23,32 +23,21 @@
 //! have all run, so that their End-of-RIB follows the initial table; then
 //! [`RibOutput::SelectionDeferralDone`] tells the daemon it may sweep the kernel.
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use bytes::Bytes;
-use ipnet::IpNet;
 use proto::attr::Community;
-use proto::{AfiSafi, PathId};
+use proto::AfiSafi;
 
-use crate::attrs::{Attrs, PathAttrs};
-use crate::peer::{family_index, Peer};
+use crate::attrs::PathAttrs;
+use crate::peer::{family_index, Stale};
 use crate::rib::{Rib, RibOutput};
-use crate::rules;
-use crate::types::{PeerId, RouteSource};
+use crate::table::{path_flags, Priority};
+use crate::types::{family_of, PeerId};
 
 /// How long a returned neighbor's routes may stay stale while we wait for its End-of-RIB, when
 /// the daemon does not say (RFC 4724 §4.2 leaves the bound local; FRR's stalepath-time).
 pub const DEFAULT_STALE_PATH_TIME: Duration = Duration::from_secs(360);
-
-/// The stale routes of one family of a neighbor.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Stale {
-    /// Adj-RIB-In keys not received again since the session dropped.
-    pub keys: HashSet<(IpNet, PathId)>,
-    /// In the long-lived phase: the Loc-RIB holds these with LLGR_STALE attached.
-    pub long_lived: bool,
-}
 
 /// Selection deferral of a restarting speaker (RFC 4724 §4.1).
 #[derive(Debug, Default)]
@@ -113,7 +102,7 @@ impl Rib {
         self.peers
             .values()
             .flat_map(|peer| peer.stale.iter().flatten())
-            .map(|stale| stale.keys.len())
+            .map(|stale| stale.routes)
             .sum()
     }
 
@@ -150,19 +139,20 @@ impl Rib {
     /// Once the deferral is over and its decisions have run: the held neighbors join their
     /// groups (table walk, then End-of-RIB).
     pub(crate) fn release_deferred(&mut self) -> Vec<RibOutput> {
-        if !matches!(self.deferral, Deferral::Draining { .. }) || self.loc_rib.pending() > 0 {
+        if !matches!(self.deferral, Deferral::Draining { .. }) || self.decisions.pending() > 0 {
             return Vec::new();
         }
         let Deferral::Draining { joins } = std::mem::take(&mut self.deferral) else {
             return Vec::new();
         };
         let mut outputs = Vec::new();
+        let epoch = self.epoch;
         for (id, end_of_rib) in joins {
             let Some(group) = self.peers.get(&id).map(|p| p.group) else {
                 continue;
             };
             if let Some(group) = self.groups.get_mut(&group) {
-                group.join(id, Vec::new(), end_of_rib);
+                group.join(id, Vec::new(), end_of_rib, epoch);
                 outputs.push(RibOutput::Transmit(id));
             }
         }
@@ -183,19 +173,19 @@ impl Rib {
         }
         let mut kept = Vec::new();
         for family in families.iter() {
-            let keys = self.peers.get(&id)?.family_keys(family);
             if !restart.families.contains(family) && restart.long_lived_stale_time(family).is_none()
             {
-                self.remove_routes(id, &keys);
+                self.remove_paths(id, Priority::Bulk, |prefix, _| family_of(prefix) == family);
                 continue;
             }
+            let marked = self.mark_paths(id, family, path_flags::STALE);
             let peer = self.peers.get_mut(&id)?;
-            if keys.is_empty() {
+            if marked == 0 {
                 continue;
             }
-            let stale = peer.stale[family_index(family)].get_or_insert_with(Stale::default);
             // A second failure before the End-of-RIB: what was stale stays stale.
-            stale.keys.extend(keys);
+            let stale = peer.stale[family_index(family)].get_or_insert_with(Stale::default);
+            stale.routes = marked;
             kept.push(family);
         }
         self.peers.get_mut(&id)?.established = false;
@@ -249,75 +239,44 @@ impl Rib {
 
     /// RFC 9494 §4.2–4.3: the stale routes of `family` get LLGR_STALE; those with NO_LLGR go.
     fn enter_long_lived(&mut self, id: PeerId, family: AfiSafi) {
-        let Some(peer) = self.peers.get_mut(&id) else {
-            return;
-        };
-        let Some(stale) = &mut peer.stale[family_index(family)] else {
-            return;
-        };
-        stale.long_lived = true;
-        let keys: Vec<_> = stale.keys.iter().copied().collect();
-        let source = RouteSource::Peer(id);
-        let mut removed = Vec::new();
-        for key in keys {
-            let Some(attrs) = peer.adj_rib_in.get(&key) else {
-                continue;
-            };
-            if has_community(attrs, Community::NO_LLGR) {
-                removed.push(key);
-                continue;
-            }
-            let marked = self.interner.intern(long_lived_stale(attrs));
-            let imported = rules::import(&self.speaker, &peer.import_from(), &key.0, &marked)
-                .map(|changed| match changed {
-                    Some(changed) => self.interner.intern(changed),
-                    None => marked,
-                })
-                .ok();
-            // Import policy may look at the community it now carries.
-            let accepted = imported.is_some();
-            match (
-                self.loc_rib.set_path(key.0, source, key.1, imported),
-                accepted,
-            ) {
-                (false, true) => peer.accepted += 1,
-                (true, false) => peer.accepted -= 1,
-                _ => {}
-            }
-        }
-        if let Some(stale) = self
+        let Some(stale) = self
             .peers
             .get_mut(&id)
             .and_then(|peer| peer.stale[family_index(family)].as_mut())
-        {
-            for key in &removed {
-                stale.keys.remove(key);
-            }
-        }
-        self.remove_routes(id, &removed);
+        else {
+            return;
+        };
+        stale.long_lived = true;
+        let stale_in_family = move |prefix: &ipnet::IpNet, path: &crate::table::Path| -> bool {
+            family_of(prefix) == family && path.has(path_flags::STALE)
+        };
+        let no_llgr = |path: &crate::table::Path| has_community(&path.received, Community::NO_LLGR);
+        self.mark_paths_where(id, family, path_flags::LONG_LIVED, |path| {
+            path.has(path_flags::STALE) && !no_llgr(path)
+        });
+        // Import policy may look at the community it now carries.
+        self.reimport_paths(id, |prefix, path| {
+            stale_in_family(prefix, path) && path.has(path_flags::LONG_LIVED)
+        });
+        self.remove_paths(id, Priority::Bulk, |prefix, path| {
+            stale_in_family(prefix, path) && no_llgr(path)
+        });
     }
 
     /// Removes what is still stale of `family`; a neighbor that is down and has nothing left is
     /// forgotten.
     pub(crate) fn remove_stale(&mut self, id: PeerId, family: AfiSafi) {
-        let Some(stale) = self
+        let Some(_) = self
             .peers
             .get_mut(&id)
             .and_then(|peer| peer.stale[family_index(family)].take())
         else {
             return;
         };
-        let keys: Vec<_> = stale.keys.into_iter().collect();
-        self.remove_routes(id, &keys);
+        self.remove_paths(id, Priority::Bulk, |prefix, path| {
+            family_of(prefix) == family && path.has(path_flags::STALE)
+        });
         self.retire_if_done(id);
-    }
-
-    /// A received route is no longer stale. Returns whether the Loc-RIB holds it marked
-    /// long-lived stale (so that the same attributes must still be imported again).
-    pub(crate) fn refreshed(peer: &mut Peer, family: AfiSafi, key: &(IpNet, PathId)) -> bool {
-        peer.stale[family_index(family)]
-            .as_mut()
-            .is_some_and(|stale| stale.keys.remove(key) && stale.long_lived)
     }
 
     /// A returning neighbor (RFC 4724 §4.2): stale families its new session does not keep
@@ -363,8 +322,8 @@ impl Rib {
 }
 
 /// The attributes with LLGR_STALE added (RFC 9494 §4.3).
-fn long_lived_stale(attrs: &Attrs) -> PathAttrs {
-    let mut marked = PathAttrs::clone(attrs);
+pub(crate) fn long_lived_stale(attrs: &PathAttrs) -> PathAttrs {
+    let mut marked = attrs.clone();
     if !marked
         .attributes
         .communities

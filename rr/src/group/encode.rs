@@ -112,8 +112,28 @@ impl Batch {
         }
     }
 
-    /// The messages, withdrawals first, and the announcements that failed.
-    pub fn encode(self) -> (Vec<Bytes>, Failed) {
+    /// The messages, withdrawals first, and the announcements that failed. Prefixes are put
+    /// in order within each message (the table holds them unordered), so that what is sent
+    /// does not depend on where routes sit in the table.
+    pub fn encode(mut self) -> (Vec<Bytes>, Failed) {
+        self.withdraw_ipv4
+            .sort_unstable_by_key(|n| (n.prefix(), n.path_id()));
+        self.withdraw_ipv6
+            .sort_unstable_by_key(|n| (n.prefix(), n.path_id()));
+        for announcement in &mut self.announcements {
+            announcement
+                .ipv4
+                .sort_unstable_by_key(|n| (n.prefix(), n.path_id()));
+            announcement
+                .ipv6
+                .sort_unstable_by_key(|n| (n.prefix(), n.path_id()));
+        }
+        self.announcements.sort_by_key(|a| {
+            (
+                a.ipv4.first().map(|n| n.prefix()),
+                a.ipv6.first().map(|n| n.prefix()),
+            )
+        });
         let builder = UpdateBuilder::new(&self.params);
         let mut messages = Vec::new();
         let mut failed = Failed::default();

@@ -4,9 +4,12 @@
 //! The view is the [`GroupKey`]: families, role (external with its AS, internal client,
 //! internal non-client), the encoding parameters of the session, next-hop handling with our own
 //! addresses, and the export policy. Everything a route looks like towards a member is decided
-//! by the key, so export and encoding run once per group ([`OutTable::diff`],
-//! [`OutTable::commit`]) and a member costs a cursor into the shared log: the memory of a group
-//! does not grow with members times routes.
+//! by the key, so export and encoding run once per group and a member costs a cursor into the
+//! shared log: the memory of a group does not grow with members times routes.
+//!
+//! The Adj-RIB-Out is implicit (`export`): what the group advertises for a prefix is the export
+//! of its decided paths; the group keeps one bit per prefix (something is advertised) and, with
+//! ADD-PATH send, the path identifiers it withdrew while a member may still need them.
 //!
 //! A member is in one of two phases:
 //! - following the log: it is sent `log[cursor..]`;
@@ -18,14 +21,15 @@
 //!   replaces what came before for its prefixes) and which converges to the table.
 //!
 //! A member that fell behind already has everything before its cursor, so its walk sends only
-//! entries changed at or after it, withdrawals included. For that, withdrawn entries stay in
-//! the table as tombstones until every member is past them.
+//! the destinations changed since the epoch of the first message it missed, withdrawals
+//! included: a destination with nothing left stays in the table (a grave) until no member may
+//! still need its withdrawal.
 
 mod encode;
+mod export;
+mod log;
 
-use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, HashSet, VecDeque};
-use std::ops::Bound;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -33,21 +37,22 @@ use ipnet::IpNet;
 use proto::{AfiSafiSet, EncodeError, PathId, SessionParams};
 use smallvec::SmallVec;
 
-use crate::attrs::Attrs;
-use crate::peer::family_range;
+use crate::attrs::Interner;
+use crate::peer::{source_role, Peer};
 use crate::policy::Policy;
-use crate::rules::Role;
+use crate::rules::{Role, Speaker};
+use crate::table::{Decisions, Destination, PrefixId, Table};
 use crate::types::{family_of, GroupId, LocalAddresses, NextHopPolicy, PeerId};
 
 pub(crate) use encode::Batch;
+pub(crate) use export::{Desired, ExportPath, Exporter};
+pub(crate) use log::{before, earlier, Log};
 
-/// Table entries a walk visits per chunk of messages it produces.
+/// Destinations a walk visits per chunk of messages it produces.
 const WALK_CHUNK: usize = 2048;
 /// Chunks one [`Group::take`] call may produce before returning, so that a walk over a table
 /// where little matches is spread over several calls.
 const WALK_CHUNKS_PER_TAKE: usize = 16;
-/// Tombstones are collected once they outnumber the live entries and this many.
-const MIN_TOMBSTONES_COLLECTED: usize = 1024;
 
 /// Everything the outbound form of a route depends on. Neighbors with equal keys share a
 /// group.
@@ -66,99 +71,123 @@ pub(crate) struct GroupKey {
 }
 
 impl GroupKey {
-    /// Clears what only decoding depends on, so that it does not split groups.
-    pub fn outbound_params(params: &SessionParams) -> SessionParams {
-        SessionParams {
-            add_path_rx: AfiSafiSet::EMPTY,
-            ..*params
+    /// The key of a neighbor with these session facts and settings.
+    pub fn new(
+        session: &proto::session::Negotiated,
+        role: Role,
+        local: LocalAddresses,
+        next_hop: NextHopPolicy,
+        export: Arc<Policy>,
+    ) -> GroupKey {
+        GroupKey {
+            families: session.families,
+            role,
+            params: SessionParams {
+                add_path_rx: AfiSafiSet::EMPTY,
+                ..session.params
+            },
+            next_hop,
+            local,
+            export,
+            long_lived: session
+                .graceful_restart
+                .as_ref()
+                .is_some_and(|restart| restart.long_lived_negotiated()),
         }
+    }
+
+    /// Whether the group sends several paths per prefix (RFC 7911) for some family.
+    pub fn sends_path_ids(&self) -> bool {
+        self.families
+            .iter()
+            .any(|family| self.params.sends_path_id(family))
     }
 }
 
-/// What the group advertises for one prefix and path identifier.
-#[derive(Debug, Clone)]
-pub(crate) struct OutEntry {
-    /// `None`: withdrawn, kept as a tombstone for members that fell behind.
-    pub attrs: Option<Attrs>,
-    /// The log sequence number of the last message that carried this entry's change (0: the
-    /// entry predates the log).
-    pub changed_at: u64,
+/// What the rest of the RIB lends a group for a walk.
+pub(crate) struct Context<'a> {
+    pub speaker: &'a Speaker,
+    pub table: &'a Table,
+    pub decisions: &'a Decisions,
+    pub peers: &'a HashMap<PeerId, Peer>,
+    pub interner: &'a mut Interner,
 }
 
-/// The shared log of encoded UPDATE messages, numbered from `base`.
+impl<'a> Context<'a> {
+    /// The decided paths of a destination: its snapshot while it waits for a decision.
+    pub fn decided(&self, destination: &'a Destination) -> SmallVec<[ExportPath<'a>; 2]> {
+        decided_paths(self.decisions, self.peers, destination)
+    }
+}
+
+/// The decided paths of a destination, as export sees them.
+pub(crate) fn decided_paths<'a>(
+    decisions: &'a Decisions,
+    peers: &HashMap<PeerId, Peer>,
+    destination: &'a Destination,
+) -> SmallVec<[ExportPath<'a>; 2]> {
+    match decisions.snapshot(destination) {
+        Some(decided) => decided.paths.iter().map(ExportPath::of_decided).collect(),
+        None => destination
+            .paths
+            .iter()
+            .filter_map(|path| ExportPath::of_path(path, source_role(peers, path.source)))
+            .collect(),
+    }
+}
+
+/// The epoch of a destination's last change.
+pub(crate) fn changed_epoch(decisions: &Decisions, destination: &Destination) -> u32 {
+    decisions
+        .snapshot(destination)
+        .map_or(destination.aux, |decided| decided.epoch)
+}
+
+/// One bit per destination: the group advertises something for it.
 #[derive(Debug, Default)]
-pub(crate) struct Log {
-    base: u64,
-    messages: VecDeque<Bytes>,
-    bytes: usize,
+pub(crate) struct Advertised {
+    bits: Vec<u64>,
+    /// Routes advertised (several per prefix with ADD-PATH).
+    pub routes: usize,
 }
 
-impl Log {
-    /// Numbering starts at 1 so that 0 can mean "before the log" in [`OutEntry::changed_at`].
-    fn new() -> Log {
-        Log {
-            base: 1,
-            ..Log::default()
+impl Advertised {
+    pub fn get(&self, id: PrefixId) -> bool {
+        self.bits
+            .get(id.index() / 64)
+            .is_some_and(|word| word & (1 << (id.index() % 64)) != 0)
+    }
+
+    fn set(&mut self, id: PrefixId, on: bool) {
+        let word = id.index() / 64;
+        if on && word >= self.bits.len() {
+            self.bits.resize(word + 1, 0);
+        }
+        if let Some(bits) = self.bits.get_mut(word) {
+            if on {
+                *bits |= 1 << (id.index() % 64);
+            } else {
+                *bits &= !(1 << (id.index() % 64));
+            }
         }
     }
-
-    /// The sequence number the next message will get.
-    pub fn end(&self) -> u64 {
-        self.base + self.messages.len() as u64
-    }
-
-    fn get(&self, seq: u64) -> Option<&Bytes> {
-        let index = usize::try_from(seq.checked_sub(self.base)?).ok()?;
-        self.messages.get(index)
-    }
-
-    fn append(&mut self, messages: Vec<Bytes>) {
-        for message in messages {
-            self.bytes += message.len();
-            self.messages.push_back(message);
-        }
-    }
-
-    fn pop_front(&mut self) {
-        if let Some(message) = self.messages.pop_front() {
-            self.bytes -= message.len();
-            self.base += 1;
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        self.messages.len()
-    }
-
-    pub fn bytes(&self) -> usize {
-        self.bytes
-    }
-}
-
-/// A group's Adj-RIB-Out and log.
-#[derive(Debug)]
-pub(crate) struct OutTable {
-    pub key: GroupKey,
-    pub routes: BTreeMap<(IpNet, PathId), OutEntry>,
-    pub announced: usize,
-    tombstones: usize,
-    pub log: Log,
 }
 
 /// A table walk in progress for one member.
 #[derive(Debug, Clone)]
 pub(crate) struct Walk {
     pub families: AfiSafiSet,
-    /// The last key visited.
-    pub resume: Option<(IpNet, PathId)>,
-    /// Every announced entry is sent (joining, ROUTE-REFRESH); otherwise only those changed
-    /// at or after `since`.
+    /// The next destination to visit.
+    pub resume: PrefixId,
+    /// Every advertised destination is sent (joining, ROUTE-REFRESH); otherwise only those
+    /// changed at or after `since`.
     pub everything: bool,
-    /// `Some(seq)`: the member has every change before `seq`, and withdrawals (tombstones)
-    /// changed at or after it are sent too.
-    pub since: Option<u64>,
-    /// Where the member continues in the log once the walk is done.
+    /// `Some(epoch)`: the member has every change before `epoch`, and withdrawals since are
+    /// sent too.
+    pub since: Option<u32>,
+    /// Where the member continues in the log once the walk is done, and the epoch then.
     pub mark: u64,
+    pub mark_epoch: u32,
     /// Messages to send once the walk is done (End-of-RIB, End of Route Refresh).
     pub end: Vec<Bytes>,
 }
@@ -178,22 +207,22 @@ impl Member {
     fn log_floor(&self) -> u64 {
         self.walk.as_ref().map_or(self.cursor, |walk| walk.mark)
     }
-
-    /// The earliest change this member may still need a tombstone for.
-    fn tombstone_floor(&self) -> u64 {
-        match &self.walk {
-            Some(walk) => walk.since.unwrap_or(walk.mark),
-            None => self.cursor,
-        }
-    }
 }
 
 /// An update group.
 #[derive(Debug)]
 pub(crate) struct Group {
     pub id: GroupId,
-    pub table: OutTable,
+    key: GroupKey,
+    pub log: Log,
+    pub advertised: Advertised,
+    /// With ADD-PATH send: path identifiers withdrawn, with the epoch, kept while a member may
+    /// fall behind them.
+    withdrawn: HashMap<(IpNet, PathId), u32>,
     pub members: BTreeMap<PeerId, Member>,
+    /// Made while a CLUSTER_ID change is applied: its advertised set was computed under the
+    /// new CLUSTER_ID, so its changes compare with the export under the new one.
+    pub fresh: bool,
 }
 
 /// What committing a batch did.
@@ -206,78 +235,102 @@ pub(crate) struct Committed {
     pub error: Option<EncodeError>,
 }
 
-/// The desired outbound entries for one prefix: path identifier and attributes.
-pub(crate) type Desired = SmallVec<[(PathId, Attrs); 1]>;
+/// The changes of one batch for one group, waiting to be encoded.
+pub(crate) struct Pending {
+    pub batch: Batch,
+    /// Per destination touched: how many routes the group advertises for it now.
+    touched: Vec<(PrefixId, IpNet, usize, usize)>,
+}
 
-impl OutTable {
-    fn new(key: GroupKey) -> OutTable {
-        OutTable {
+impl Group {
+    pub fn new(id: GroupId, key: GroupKey) -> Group {
+        Group {
+            id,
             key,
-            routes: BTreeMap::new(),
-            announced: 0,
-            tombstones: 0,
             log: Log::new(),
+            advertised: Advertised::default(),
+            withdrawn: HashMap::new(),
+            members: BTreeMap::new(),
+            fresh: false,
         }
     }
 
-    /// Sets what is advertised without logging it: used to fill a new group's table, whose
-    /// members all start with a walk.
-    pub fn fill(&mut self, prefix: IpNet, desired: Desired) {
-        for (id, attrs) in desired {
-            let entry = OutEntry {
-                attrs: Some(attrs),
-                changed_at: 0,
-            };
-            if self.routes.insert((prefix, id), entry).is_none() {
-                self.announced += 1;
+    pub fn key(&self) -> &GroupKey {
+        &self.key
+    }
+
+    /// Sets what is advertised without logging it: a new group, whose members all start
+    /// with a walk.
+    pub fn fill(&mut self, ctx: &mut Context<'_>) {
+        let mut exporter = Exporter::new(ctx.speaker, &self.key);
+        for (id, destination) in ctx.table.iter() {
+            let paths = ctx.decided(destination);
+            let desired = exporter.view(ctx.interner, &destination.prefix, paths.into_iter());
+            if !desired.is_empty() {
+                self.advertised.set(id, true);
+                self.advertised.routes += desired.len();
             }
         }
     }
 
-    /// Adds to `batch` the difference between what is advertised for `prefix` and `desired`,
-    /// and to `touched` the entries to update once the batch is encoded.
+    /// Starts collecting the changes of a batch.
+    pub fn pending(&self) -> Pending {
+        Pending {
+            batch: Batch::new(&self.key.params),
+            touched: Vec::new(),
+        }
+    }
+
+    /// Adds the difference between `old` (what the members were sent, unless the group
+    /// advertises nothing for the destination) and `new` to `pending`.
     pub fn diff(
-        &self,
+        &mut self,
+        id: PrefixId,
         prefix: IpNet,
-        desired: &Desired,
-        batch: &mut Batch,
-        touched: &mut Vec<((IpNet, PathId), Option<Attrs>)>,
+        old: &Desired,
+        new: &Desired,
+        pending: &mut Pending,
+        epoch: u32,
     ) {
-        if desired.is_empty() && self.routes.is_empty() {
+        let held: &[(PathId, crate::attrs::Attrs)] =
+            if self.advertised.get(id) { old } else { &[] };
+        if held.is_empty() && new.is_empty() {
             return;
         }
-        let range = (prefix, PathId(0))..=(prefix, PathId(u32::MAX));
-        let current: SmallVec<[(PathId, &Attrs); 2]> = self
-            .routes
-            .range(range)
-            .filter_map(|((_, id), entry)| entry.attrs.as_ref().map(|attrs| (*id, attrs)))
-            .collect();
-        for (id, _) in &current {
-            if !desired.iter().any(|(desired_id, _)| desired_id == id) {
-                batch.withdraw(prefix, *id);
-                touched.push(((prefix, *id), None));
+        let mut changed = false;
+        for (path_id, _) in held {
+            if !new.iter().any(|(new_id, _)| new_id == path_id) {
+                pending.batch.withdraw(prefix, *path_id);
+                if self.key.sends_path_ids() {
+                    self.withdrawn.insert((prefix, *path_id), epoch);
+                }
+                changed = true;
             }
         }
-        for (id, attrs) in desired {
-            let same = current
+        for (path_id, attrs) in new {
+            let same = held
                 .iter()
-                .any(|(current_id, current)| current_id == id && Arc::ptr_eq(current, attrs));
+                .any(|(held_id, held)| held_id == path_id && Arc::ptr_eq(held, attrs));
             if !same {
-                batch.announce(prefix, *id, attrs);
-                touched.push(((prefix, *id), Some(attrs.clone())));
+                pending.batch.announce(prefix, *path_id, attrs);
+                if self.key.sends_path_ids() {
+                    self.withdrawn.remove(&(prefix, *path_id));
+                }
+                changed = true;
             }
+        }
+        if changed {
+            pending.touched.push((id, prefix, held.len(), new.len()));
         }
     }
 
-    /// Encodes `batch`, appends the messages to the log and records `touched` in the table.
+    /// Encodes a batch, appends the messages to the log and records what is advertised.
     /// Announcements that cannot be encoded are withdrawn instead (the members may hold an
-    /// older state of them).
-    pub fn commit(
-        &mut self,
-        batch: Batch,
-        mut touched: Vec<((IpNet, PathId), Option<Attrs>)>,
-    ) -> Committed {
+    /// older state of them). Then trims the log.
+    pub fn commit(&mut self, pending: Pending, retention: usize, epoch: u32) -> Committed {
+        let Pending { batch, touched } = pending;
         if batch.is_empty() {
+            self.record(&touched, &HashSet::new());
             return Committed::default();
         }
         let (mut messages, failed) = batch.encode();
@@ -286,157 +339,48 @@ impl OutTable {
             error: failed.error,
             ..Committed::default()
         };
+        let mut failed_prefixes = HashSet::new();
         if !failed.keys.is_empty() {
             let mut withdrawals = Batch::new(&self.key.params);
-            for key in &failed.keys {
-                // Members hold the previous announcement, if any: withdraw it.
-                if self
-                    .routes
-                    .get(key)
-                    .is_some_and(|entry| entry.attrs.is_some())
-                {
-                    withdrawals.withdraw(key.0, key.1);
-                }
+            for (prefix, path_id) in &failed.keys {
+                // Members may hold the previous announcement: withdraw it.
+                withdrawals.withdraw(*prefix, *path_id);
+                failed_prefixes.insert(*prefix);
             }
             messages.extend(withdrawals.encode().0);
-            let failed: HashSet<&(IpNet, PathId)> = failed.keys.iter().collect();
-            for (key, attrs) in touched.iter_mut() {
-                if failed.contains(key) {
-                    *attrs = None;
-                }
-            }
         }
+        self.record(&touched, &failed_prefixes);
         if messages.is_empty() {
             return committed;
         }
-        self.log.append(messages);
+        self.log.append(messages, epoch);
         committed.logged = true;
-        let last = self.log.end() - 1;
-        for (key, attrs) in touched {
-            self.record(key, attrs, last);
-        }
+        self.trim(retention, epoch);
         committed
     }
 
-    fn record(&mut self, key: (IpNet, PathId), attrs: Option<Attrs>, changed_at: u64) {
-        let announced = attrs.is_some();
-        match self.routes.entry(key) {
-            Entry::Occupied(mut occupied) => {
-                let entry = occupied.get_mut();
-                match (entry.attrs.is_some(), announced) {
-                    (true, false) => {
-                        self.announced -= 1;
-                        self.tombstones += 1;
-                    }
-                    (false, true) => {
-                        self.announced += 1;
-                        self.tombstones -= 1;
-                    }
-                    _ => {}
-                }
-                entry.attrs = attrs;
-                entry.changed_at = changed_at;
+    fn record(&mut self, touched: &[(PrefixId, IpNet, usize, usize)], failed: &HashSet<IpNet>) {
+        for &(id, prefix, held, now) in touched {
+            let now = if failed.contains(&prefix) { 0 } else { now };
+            if self.advertised.get(id) {
+                self.advertised.routes -= held;
             }
-            Entry::Vacant(vacant) => {
-                // Never advertised: nothing to remember when withdrawn.
-                if announced {
-                    vacant.insert(OutEntry { attrs, changed_at });
-                    self.announced += 1;
-                }
-            }
+            self.advertised.routes += now;
+            self.advertised.set(id, now > 0);
         }
-    }
-
-    /// Produces the next chunk of `walk` into `out`; `true` when the walk is done.
-    fn walk_chunk(&self, walk: &mut Walk, out: &mut VecDeque<Bytes>) -> bool {
-        let Some(last_family) = walk.families.iter().last() else {
-            return true;
-        };
-        let start = match walk.resume {
-            Some(key) => Bound::Excluded(key),
-            None => match walk.families.iter().next() {
-                Some(first) => family_range(first).0,
-                None => Bound::Unbounded,
-            },
-        };
-        let mut batch = Batch::new(&self.key.params);
-        let mut done = true;
-        for (visited, (key, entry)) in self.routes.range((start, Bound::Unbounded)).enumerate() {
-            if visited == WALK_CHUNK {
-                done = false;
-                break;
-            }
-            let family = family_of(&key.0);
-            if family > last_family {
-                break;
-            }
-            walk.resume = Some(*key);
-            if !walk.families.contains(family) {
-                continue;
-            }
-            let changed = walk.since.is_some_and(|since| entry.changed_at >= since);
-            match &entry.attrs {
-                Some(attrs) if walk.everything || changed => batch.announce(key.0, key.1, attrs),
-                None if changed => batch.withdraw(key.0, key.1),
-                _ => {}
-            }
-        }
-        // Every announced entry was encoded once with these parameters by `commit`, which
-        // withdraws what fails; a walk cannot meet a new failure.
-        out.extend(batch.encode().0);
-        done
-    }
-
-    /// Drops log messages no member needs, then the oldest while the log exceeds `retention`
-    /// octets; collects tombstones every member is past.
-    fn trim<'a>(&mut self, members: impl Iterator<Item = &'a Member> + Clone, retention: usize) {
-        let floor = members
-            .clone()
-            .map(Member::log_floor)
-            .min()
-            .unwrap_or(self.log.end());
-        while self.log.base < floor && !self.log.messages.is_empty() {
-            self.log.pop_front();
-        }
-        while self.log.bytes > retention && !self.log.messages.is_empty() {
-            self.log.pop_front();
-        }
-        if self.tombstones > self.announced.max(MIN_TOMBSTONES_COLLECTED) {
-            let floor = members
-                .map(Member::tombstone_floor)
-                .min()
-                .unwrap_or(self.log.end());
-            let before = self.routes.len();
-            self.routes
-                .retain(|_, entry| entry.attrs.is_some() || entry.changed_at >= floor);
-            self.tombstones -= before - self.routes.len();
-        }
-    }
-}
-
-impl Group {
-    pub fn new(id: GroupId, key: GroupKey) -> Group {
-        Group {
-            id,
-            table: OutTable::new(key),
-            members: BTreeMap::new(),
-        }
-    }
-
-    pub fn key(&self) -> &GroupKey {
-        &self.table.key
     }
 
     /// Adds a member that starts with a walk of the whole table, then `end` (its End-of-RIB
     /// markers), then the log.
-    pub fn join(&mut self, peer: PeerId, private: Vec<Bytes>, end: Vec<Bytes>) {
-        let mark = self.table.log.end();
+    pub fn join(&mut self, peer: PeerId, private: Vec<Bytes>, end: Vec<Bytes>, epoch: u32) {
+        let mark = self.log.end();
         let walk = Walk {
-            families: self.table.key.families,
-            resume: None,
+            families: self.key.families,
+            resume: PrefixId(0),
             everything: true,
             since: None,
             mark,
+            mark_epoch: epoch,
             end,
         };
         self.members.insert(
@@ -449,26 +393,28 @@ impl Group {
         );
     }
 
-    /// Starts a walk of `family` for a member (ROUTE-REFRESH), sending `begin` first and `end`
-    /// after it (BoRR / EoRR, RFC 7313 §4). A walk in progress is widened instead.
+    /// Starts a walk of `families` for a member (ROUTE-REFRESH), sending `begin` first and
+    /// `end` after it (BoRR / EoRR, RFC 7313 §4). A walk in progress is widened instead.
     pub fn refresh(
         &mut self,
         peer: PeerId,
         families: AfiSafiSet,
         begin: Vec<Bytes>,
         end: Vec<Bytes>,
+        epoch: u32,
     ) {
-        let log_end = self.table.log.end();
+        let log_end = self.log.end();
         let Some(member) = self.members.get_mut(&peer) else {
             return;
         };
         member.private.extend(begin);
         let walk = member.walk.get_or_insert(Walk {
             families: AfiSafiSet::EMPTY,
-            resume: None,
+            resume: PrefixId(0),
             everything: true,
             since: None,
             mark: member.cursor.min(log_end),
+            mark_epoch: epoch,
             end: Vec::new(),
         });
         // Restarting from the beginning is simplest and only repeats announcements; a
@@ -476,80 +422,49 @@ impl Group {
         for family in families.iter() {
             walk.families.insert(family);
         }
-        walk.resume = None;
+        walk.resume = PrefixId(0);
         walk.everything = true;
         walk.end.extend(end);
-    }
-
-    /// Commits a batch and trims the log.
-    pub fn commit(
-        &mut self,
-        batch: Batch,
-        touched: Vec<((IpNet, PathId), Option<Attrs>)>,
-        retention: usize,
-    ) -> Committed {
-        let committed = self.table.commit(batch, touched);
-        if committed.logged {
-            self.table.trim(self.members.values(), retention);
-        }
-        committed
     }
 
     /// Whether `peer` has messages waiting.
     pub fn has_messages(&self, peer: PeerId) -> bool {
         self.members.get(&peer).is_some_and(|member| {
-            !member.private.is_empty()
-                || member.walk.is_some()
-                || member.cursor < self.table.log.end()
+            !member.private.is_empty() || member.walk.is_some() || member.cursor < self.log.end()
         })
     }
 
     /// Up to `max` messages for `peer`, in order; they count as sent.
-    pub fn take(&mut self, peer: PeerId, max: usize) -> Vec<Bytes> {
+    pub fn take(&mut self, peer: PeerId, max: usize, ctx: &mut Context<'_>) -> Vec<Bytes> {
         let Some(member) = self.members.get_mut(&peer) else {
             return Vec::new();
         };
-        let table = &self.table;
         let mut out = Vec::new();
         let mut chunks = 0;
+        let mut exporter = Exporter::new(ctx.speaker, &self.key);
         while out.len() < max {
             if let Some(message) = member.private.pop_front() {
                 out.push(message);
                 continue;
             }
             if let Some(walk) = &mut member.walk {
-                if walk.mark < table.log.base {
-                    // The log lost changes made since the walk began, which the member would
-                    // have replayed: it may hold routes they replaced or withdrew. Start over
-                    // from the present, withdrawals since the walk began included.
-                    walk.since = Some(walk.since.map_or(walk.mark, |since| since.min(walk.mark)));
-                    walk.resume = None;
-                    walk.mark = table.log.end();
-                }
                 if chunks == WALK_CHUNKS_PER_TAKE {
                     break;
                 }
                 chunks += 1;
-                if table.walk_chunk(walk, &mut member.private) {
+                let group = Shared {
+                    key: &self.key,
+                    advertised: &self.advertised,
+                    withdrawn: &self.withdrawn,
+                };
+                if walk_chunk(&group, walk, ctx, &mut exporter, &mut member.private) {
                     member.private.extend(std::mem::take(&mut walk.end));
                     member.cursor = walk.mark;
                     member.walk = None;
                 }
                 continue;
             }
-            if member.cursor < table.log.base {
-                // Fell behind the retention: resynchronize by a walk over what changed since.
-                member.walk = Some(Walk {
-                    families: table.key.families,
-                    resume: None,
-                    everything: false,
-                    since: Some(member.cursor),
-                    mark: table.log.end(),
-                    end: Vec::new(),
-                });
-                continue;
-            }
-            match table.log.get(member.cursor) {
+            match self.log.get(member.cursor) {
                 Some(message) => {
                     out.push(message.clone());
                     member.cursor += 1;
@@ -559,92 +474,146 @@ impl Group {
         }
         out
     }
+
+    /// The earliest epoch whose changes some member may still need; `current` + 1 when every
+    /// member is up to date.
+    pub fn needed_epoch(&self, current: u32) -> u32 {
+        let mut needed = current.wrapping_add(1);
+        for member in self.members.values() {
+            let epoch = match &member.walk {
+                Some(walk) => walk
+                    .since
+                    .map_or(walk.mark_epoch, |since| earlier(since, walk.mark_epoch)),
+                None => self.log.epoch_at(member.cursor).unwrap_or(needed),
+            };
+            needed = earlier(needed, epoch);
+        }
+        needed
+    }
+
+    /// Drops log messages no member needs, then the oldest while the log exceeds `retention`
+    /// octets: members left behind resynchronize by a walk over what changed since the first
+    /// message they missed. Collects ADD-PATH tombstones no member needs.
+    fn trim(&mut self, retention: usize, epoch: u32) {
+        let floor = self
+            .members
+            .values()
+            .map(Member::log_floor)
+            .min()
+            .unwrap_or(self.log.end());
+        while self.log.base < floor && !self.log.is_empty() {
+            self.log.pop_front();
+        }
+        while self.log.bytes() > retention && !self.log.is_empty() {
+            let dropped = self.log.base;
+            let dropped_epoch = self.log.epoch_at(dropped).unwrap_or(epoch);
+            for member in self.members.values_mut() {
+                fall_behind(member, dropped, dropped_epoch, self.log.end(), epoch);
+            }
+            self.log.pop_front();
+        }
+        if !self.withdrawn.is_empty() {
+            let needed = self.needed_epoch(epoch);
+            self.withdrawn.retain(|_, at| !before(*at, needed));
+        }
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use std::net::Ipv4Addr;
-
-    use proto::attr::{AsPath, Attributes, NextHop, Origin};
-
-    use super::*;
-    use crate::attrs::{PathAttrs, RouteNextHop};
-
-    const RETENTION: usize = 1 << 20;
-
-    fn group() -> Group {
-        let key = GroupKey {
-            families: AfiSafiSet::ALL,
-            role: Role::Internal { client: true },
-            params: SessionParams::default(),
-            next_hop: NextHopPolicy::Auto,
-            local: LocalAddresses::default(),
-            export: Arc::new(Policy::default()),
-            long_lived: false,
-        };
-        Group::new(GroupId(0), key)
-    }
-
-    fn prefixes(count: u32) -> Vec<IpNet> {
-        (0..count)
-            .map(|i| {
-                IpNet::V4(
-                    ipnet::Ipv4Net::new(Ipv4Addr::from(0x0a00_0000 + (i << 8)), 24).expect("/24"),
-                )
-            })
-            .collect()
-    }
-
-    /// Sets what the group advertises for `prefixes` (`attrs` or withdrawn) and commits it.
-    fn change(group: &mut Group, prefixes: &[IpNet], attrs: Option<&Attrs>) {
-        let mut batch = Batch::new(&group.key().params);
-        let mut touched = Vec::new();
-        for prefix in prefixes {
-            let desired: Desired = attrs.map(|a| (PathId(0), a.clone())).into_iter().collect();
-            group
-                .table
-                .diff(*prefix, &desired, &mut batch, &mut touched);
+/// A member whose next message `dropped` (of epoch `dropped_epoch`) leaves the log: from now
+/// on it is sent what changed since that epoch by a walk, then continues from `end`.
+fn fall_behind(member: &mut Member, dropped: u64, dropped_epoch: u32, end: u64, epoch: u32) {
+    match &mut member.walk {
+        // A walk that would replay the log from the dropped message: the member may hold
+        // routes changed since the walk began. Start over from the present, withdrawals
+        // since the walk began included.
+        Some(walk) if walk.mark == dropped => {
+            let since = walk
+                .since
+                .map_or(walk.mark_epoch, |since| earlier(since, walk.mark_epoch));
+            walk.since = Some(since);
+            walk.resume = PrefixId(0);
+            walk.mark = end;
+            walk.mark_epoch = epoch;
         }
-        group.commit(batch, touched, RETENTION);
+        Some(_) => {}
+        None if member.cursor == dropped => {
+            member.walk = Some(Walk {
+                families: AfiSafiSet::ALL,
+                resume: PrefixId(0),
+                everything: false,
+                since: Some(dropped_epoch),
+                mark: end,
+                mark_epoch: epoch,
+                end: Vec::new(),
+            });
+        }
+        None => {}
     }
+}
 
-    /// Tombstones stay while a member may still need them and go once every member is past;
-    /// the log keeps what the slowest member has not taken.
-    #[test]
-    fn tombstones_and_log_follow_the_slowest_member() {
-        let attrs = Arc::new(PathAttrs::new(
-            Attributes {
-                origin: Some(Origin::Igp),
-                as_path: Some(AsPath::default()),
-                ..Attributes::default()
-            },
-            RouteNextHop::Address(NextHop::Ipv4(Ipv4Addr::new(10, 0, 0, 1))),
-        ));
-        let mut group = group();
-        let (fast, slow) = (PeerId(1), PeerId(2));
-        group.join(fast, Vec::new(), Vec::new());
-        group.join(slow, Vec::new(), Vec::new());
-        group.take(fast, usize::MAX);
-        group.take(slow, usize::MAX);
-        let all = prefixes(2000);
+/// What a walk reads of its group.
+struct Shared<'a> {
+    key: &'a GroupKey,
+    advertised: &'a Advertised,
+    withdrawn: &'a HashMap<(IpNet, PathId), u32>,
+}
 
-        change(&mut group, &all, Some(&attrs));
-        let announced = group.take(fast, usize::MAX).len();
-        change(&mut group, &all, None);
-        assert_eq!(
-            group.table.tombstones, 2000,
-            "the slow member has not seen them"
-        );
-        let withdrawn = group.take(fast, usize::MAX).len();
-        assert_eq!(group.take(slow, usize::MAX).len(), announced + withdrawn);
-
-        change(&mut group, &all[..1], Some(&attrs));
-        assert_eq!(group.table.tombstones, 0, "every member is past them");
-        assert_eq!(group.table.announced, 1);
-        assert_eq!(
-            group.table.log.len(),
-            1,
-            "only the last change is left to take"
-        );
+/// Produces the next chunk of `walk` into `out`; `true` when the walk is done.
+fn walk_chunk(
+    group: &Shared<'_>,
+    walk: &mut Walk,
+    ctx: &mut Context<'_>,
+    exporter: &mut Exporter<'_>,
+    out: &mut VecDeque<Bytes>,
+) -> bool {
+    let key = group.key;
+    let mut batch = Batch::new(&key.params);
+    if let (Some(since), PrefixId(0)) = (walk.since, walk.resume) {
+        // ADD-PATH: the identifiers withdrawn since, first (a later announcement in the walk
+        // replaces any of them that came back).
+        for ((prefix, path_id), at) in group.withdrawn {
+            if !before(*at, since) && walk.families.contains(family_of(prefix)) {
+                batch.withdraw(*prefix, *path_id);
+            }
+        }
     }
+    let mut done = true;
+    let mut last = None;
+    for (visited, (id, destination)) in ctx.table.iter_from(walk.resume).enumerate() {
+        if visited == WALK_CHUNK {
+            done = false;
+            break;
+        }
+        last = Some(id);
+        let family = family_of(&destination.prefix);
+        if !walk.families.contains(family) || !key.families.contains(family) {
+            continue;
+        }
+        let changed = walk
+            .since
+            .is_some_and(|since| !before(changed_epoch(ctx.decisions, destination), since));
+        if !walk.everything && !changed {
+            continue;
+        }
+        let desired = if group.advertised.get(id) {
+            let paths = ctx.decided(destination);
+            exporter.view(ctx.interner, &destination.prefix, paths.into_iter())
+        } else {
+            Desired::new()
+        };
+        if desired.is_empty() {
+            if changed && !key.params.sends_path_id(family) {
+                batch.withdraw(destination.prefix, PathId(0));
+            }
+            continue;
+        }
+        for (path_id, attrs) in &desired {
+            batch.announce(destination.prefix, *path_id, attrs);
+        }
+    }
+    walk.resume = last.map_or(walk.resume, |id| PrefixId(id.0 + 1));
+    // Every announcement was encoded once with these parameters when it was logged, which
+    // withdraws what fails; a walk cannot meet a new failure.
+    out.extend(batch.encode().0);
+    done
 }
