@@ -39,7 +39,7 @@ use crate::socket::{self, Md5Counters};
 
 /// Frames read ahead of the peer task per connection; a full queue stops the reader, and with
 /// it the socket (TCP flow control pushes back on the peer).
-const EVENT_QUEUE: usize = 1024;
+const EVENT_QUEUE: usize = 32;
 /// Messages queued for a writer before the session counts as blocked.
 const WRITE_QUEUE: usize = 256;
 /// A write that has not completed after this long reports the connection as blocked (starts

@@ -61,11 +61,11 @@ use crate::restart::RestartStatus;
 
 /// Inputs waiting for the RIB task; a full queue stops the peer tasks that send to it (each
 /// stops reading its socket), never drops an input.
-pub const RIB_QUEUE: usize = 1024;
+pub const RIB_QUEUE: usize = 256;
 /// Prefixes decided per batch: small enough that inputs and writers are served in between.
-const DECISION_BUDGET: usize = 1024;
+const DECISION_BUDGET: usize = 4096;
 /// Inputs applied between two decision batches, so that neither starves the other.
-const INPUT_BATCH: usize = 64;
+const INPUT_BATCH: usize = 16;
 /// Writer slots left to the peer task's own messages (KEEPALIVE, NOTIFICATION,
 /// ROUTE-REFRESH), so that the RIB never fills a writer and makes the session look blocked.
 const SESSION_HEADROOM: usize = 16;

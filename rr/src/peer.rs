@@ -3,7 +3,6 @@
 //! Its routes (the Adj-RIB-In, RFC 4271 §3.2: every route received, before import policy,
 //! keyed by prefix and ADD-PATH path identifier, RFC 7911 §5) are paths in the prefix table.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -14,7 +13,7 @@ use proto::{AfiSafi, AfiSafiSet, Asn, RouterId, SessionParams};
 use crate::policy::Policy;
 use crate::rules::{ImportFrom, Role, SourceRole};
 use crate::table::Source;
-use crate::types::{GroupId, LocalAddresses, NextHopPolicy, PeerId, RouteSource};
+use crate::types::{FastMap, GroupId, LocalAddresses, NextHopPolicy, PeerId, RouteSource};
 
 /// What the daemon configures for a neighbor, translated from its own configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,7 +129,7 @@ impl Peer {
 }
 
 /// The role of a path's source for export: the local route, or a known neighbor.
-pub(crate) fn source_role(peers: &HashMap<PeerId, Peer>, source: Source) -> Option<SourceRole> {
+pub(crate) fn source_role(peers: &FastMap<PeerId, Peer>, source: Source) -> Option<SourceRole> {
     match source.route_source() {
         RouteSource::Local => Some(SourceRole::Local),
         RouteSource::Peer(id) => peers.get(&id).map(Peer::source_role),

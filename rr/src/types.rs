@@ -8,6 +8,9 @@ use ipnet::IpNet;
 use proto::attr::{Ipv6NextHop, NextHop};
 use proto::AfiSafi;
 
+/// A hash map with a fast hasher, for keys no neighbor chooses (ids, interned pointers).
+pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
 /// A neighbor, as numbered by the daemon. The RIB never invents one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PeerId(pub u32);

@@ -6,7 +6,6 @@
 //! memo per attribute set keeps the cost at one lookup per route, since most routes share
 //! their attributes.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use ipnet::IpNet;
@@ -18,7 +17,7 @@ use crate::attrs::{Attrs, ByPointer, Interner};
 use crate::restart::is_long_lived_stale;
 use crate::rules::{self, ExportTo, SourceRole, Speaker};
 use crate::table::{DecidedPath, Path, PathState};
-use crate::types::family_of;
+use crate::types::{family_of, FastMap};
 
 /// What a group advertises for one prefix: path identifier and attributes as sent.
 pub(crate) type Desired = SmallVec<[(PathId, Attrs); 1]>;
@@ -66,7 +65,7 @@ pub(crate) struct Exporter<'a> {
     /// the prefix. The last result is checked first: consecutive prefixes mostly share
     /// attributes.
     cacheable: bool,
-    results: HashMap<(ByPointer, SourceRole, AfiSafi), Option<Attrs>>,
+    results: FastMap<(ByPointer, SourceRole, AfiSafi), Option<Attrs>>,
     last: Option<(Attrs, SourceRole, AfiSafi, Option<Attrs>)>,
 }
 
@@ -76,7 +75,7 @@ impl<'a> Exporter<'a> {
             speaker,
             key,
             cacheable: !key.export.depends_on_prefix(),
-            results: HashMap::new(),
+            results: FastMap::default(),
             last: None,
         }
     }

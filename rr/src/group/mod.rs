@@ -42,7 +42,7 @@ use crate::peer::{source_role, Peer};
 use crate::policy::Policy;
 use crate::rules::{Role, Speaker};
 use crate::table::{Decisions, Destination, PrefixId, Table};
-use crate::types::{family_of, GroupId, LocalAddresses, NextHopPolicy, PeerId};
+use crate::types::{family_of, FastMap, GroupId, LocalAddresses, NextHopPolicy, PeerId};
 
 pub(crate) use encode::Batch;
 pub(crate) use export::{Desired, ExportPath, Exporter};
@@ -109,7 +109,7 @@ pub(crate) struct Context<'a> {
     pub speaker: &'a Speaker,
     pub table: &'a Table,
     pub decisions: &'a Decisions,
-    pub peers: &'a HashMap<PeerId, Peer>,
+    pub peers: &'a FastMap<PeerId, Peer>,
     pub interner: &'a mut Interner,
 }
 
@@ -123,7 +123,7 @@ impl<'a> Context<'a> {
 /// The decided paths of a destination, as export sees them.
 pub(crate) fn decided_paths<'a>(
     decisions: &'a Decisions,
-    peers: &HashMap<PeerId, Peer>,
+    peers: &FastMap<PeerId, Peer>,
     destination: &'a Destination,
 ) -> SmallVec<[ExportPath<'a>; 2]> {
     match decisions.snapshot(destination) {

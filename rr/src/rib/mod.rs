@@ -38,7 +38,7 @@ use crate::peer::{source_role, Peer, PeerConfig, PeerUp};
 use crate::restart::{Deferral, DEFAULT_STALE_PATH_TIME};
 use crate::rules::{Role, Speaker};
 use crate::table::{Decisions, Path, PrefixId, Priority, Source, Table};
-use crate::types::{GroupId, PeerId};
+use crate::types::{FastMap, GroupId, PeerId};
 
 /// RFC 4271 §9.1.1 leaves the default degree of preference local; 100 is what BIRD, FRR and
 /// GoBGP use.
@@ -224,7 +224,7 @@ pub struct Rib {
     /// Empty destinations, oldest first, with the epoch that emptied them: freed once no
     /// update group member may still need their withdrawal.
     graves: VecDeque<(PrefixId, u32)>,
-    pub(crate) peers: HashMap<PeerId, Peer>,
+    pub(crate) peers: FastMap<PeerId, Peer>,
     pub(crate) groups: BTreeMap<GroupId, Group>,
     group_index: HashMap<GroupKey, GroupId>,
     next_group: u32,
@@ -257,7 +257,7 @@ impl Rib {
             decisions: Decisions::default(),
             epoch: 0,
             graves: VecDeque::new(),
-            peers: HashMap::new(),
+            peers: FastMap::default(),
             groups: BTreeMap::new(),
             group_index: HashMap::new(),
             next_group: 0,
@@ -606,6 +606,10 @@ impl Rib {
             if free {
                 self.table.remove(id);
             }
+        }
+        if self.graves.is_empty() {
+            // A mass withdrawal would leave its buffer behind.
+            self.graves.shrink_to(64);
         }
     }
 }

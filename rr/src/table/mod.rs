@@ -358,7 +358,7 @@ impl Table {
     }
 
     fn hash(&self, prefix: &IpNet) -> u64 {
-        self.hasher.hash_one(prefix)
+        hash_prefix(&self.hasher, prefix)
     }
 
     fn slot(&self, id: PrefixId) -> Option<&Destination> {
@@ -394,12 +394,20 @@ impl Table {
 
     /// The destination of `prefix` (truncated by the caller), created empty when absent.
     pub fn entry(&mut self, prefix: IpNet, epoch: u32) -> PrefixId {
-        if let Some(id) = self.lookup(&prefix) {
+        let hash = self.hash(&prefix);
+        let found = self
+            .index
+            .find(hash, |&id| self.slot(id).is_some_and(|d| d.prefix == prefix))
+            .copied();
+        if let Some(id) = found {
             if let Some(destination) = self.get_mut(id) {
                 // A destination waiting to be freed is alive again.
                 destination.flags &= !destination_flags::GRAVE;
             }
             return id;
+        }
+        if self.index.len() == self.index.capacity() {
+            self.grow_index();
         }
         let id = match self.free.pop() {
             Some(id) => {
@@ -418,15 +426,26 @@ impl Table {
             }
         };
         self.len += 1;
-        let hash = self.hash(&prefix);
         let (segments, hasher) = (&self.segments, &self.hasher);
+        // `grow_index` made room: the closure (rehashing on growth) is not called.
         self.index.insert_unique(hash, id, |&other| {
             let prefix = segments[other.index() / SEGMENT][other.index() % SEGMENT]
                 .as_ref()
                 .map(|d| d.prefix);
-            hasher.hash_one(prefix.unwrap_or_default())
+            hash_prefix(hasher, &prefix.unwrap_or_default())
         });
         id
+    }
+
+    /// Doubles the index by inserting every destination again in id order: the destinations
+    /// are read in sequence, where a rehash in bucket order would read them at random.
+    fn grow_index(&mut self) {
+        let mut index = HashTable::with_capacity((self.index.capacity() * 2).max(64));
+        for (id, destination) in self.iter() {
+            let hash = self.hash(&destination.prefix);
+            index.insert_unique(hash, id, |_| hash);
+        }
+        self.index = index;
     }
 
     /// Removes the destination; its id may be reused.
@@ -499,6 +518,15 @@ impl Table {
             + self.index.capacity() * (std::mem::size_of::<PrefixId>() + 1)
             + self.free.capacity() * std::mem::size_of::<PrefixId>()
             + extra
+    }
+}
+
+/// A prefix hashed as one integer (the derived `Hash` feeds the hasher field by field).
+fn hash_prefix(hasher: &foldhash::fast::RandomState, prefix: &IpNet) -> u64 {
+    match prefix {
+        IpNet::V4(net) => hasher
+            .hash_one(u64::from(u32::from(net.addr())) << 8 | u64::from(net.prefix_len())),
+        IpNet::V6(net) => hasher.hash_one((u128::from(net.addr()), net.prefix_len())),
     }
 }
 

@@ -19,6 +19,9 @@ use super::{destination_flags, Destination, PathState, PrefixId, Source};
 use crate::attrs::Attrs;
 use crate::rules::SourceRole;
 
+/// The snapshot index of a queued destination that had nothing decided.
+const NOTHING_DECIDED: u32 = u32::MAX;
+
 /// Queue entries kept allocated once a lane is empty.
 const KEPT_CAPACITY: usize = 1024;
 
@@ -59,6 +62,8 @@ pub(crate) struct Decisions {
     free: Vec<u32>,
     /// Destinations queued (each once, whatever its entries).
     queued: usize,
+    /// The snapshot of destinations queued with nothing decided.
+    nothing: Decided,
 }
 
 impl Decisions {
@@ -98,7 +103,13 @@ impl Decisions {
                     .collect(),
                 epoch: destination.aux,
             };
-            destination.aux = self.store(snapshot);
+            // A destination with nothing decided (a new one, the bulk of a table arriving)
+            // needs no stored snapshot.
+            destination.aux = if snapshot.paths.is_empty() {
+                NOTHING_DECIDED
+            } else {
+                self.store(snapshot)
+            };
             self.queued += 1;
         } else if destination.flags & flag != 0
             || destination.flags & destination_flags::URGENT != 0
@@ -132,12 +143,15 @@ impl Decisions {
         destination.flags &= !(destination_flags::URGENT | destination_flags::BULK);
         self.queued -= 1;
         let index = destination.aux;
-        let decided = self
-            .snapshots
-            .get_mut(index as usize)
-            .and_then(Option::take)
-            .unwrap_or_default();
-        self.free.push(index);
+        let decided = if index == NOTHING_DECIDED {
+            Decided::default()
+        } else {
+            self.free.push(index);
+            self.snapshots
+                .get_mut(index as usize)
+                .and_then(Option::take)
+                .unwrap_or_default()
+        };
         if self.queued == 0 {
             self.snapshots.clear();
             self.snapshots.shrink_to(KEPT_CAPACITY);
@@ -151,6 +165,9 @@ impl Decisions {
     pub fn snapshot(&self, destination: &Destination) -> Option<&Decided> {
         if !destination.queued() {
             return None;
+        }
+        if destination.aux == NOTHING_DECIDED {
+            return Some(&self.nothing);
         }
         self.snapshots.get(destination.aux as usize)?.as_ref()
     }
