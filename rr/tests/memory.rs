@@ -53,6 +53,13 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
+/// The counter is global: one measurement at a time (the test harness runs tests in threads).
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 const PREFIXES: u32 = 100_000;
 /// Prefixes per UPDATE (a full 4096-octet message holds about 1,000 /24s).
 const PER_UPDATE: u32 = 1_000;
@@ -84,6 +91,7 @@ fn updates(next_hop: &str) -> impl Iterator<Item = Update> + '_ {
 
 /// Bytes per destination the RIB holds once `sources` neighbors announced every prefix.
 fn bytes_per_destination(sources: u32) -> usize {
+    let _serial = serial();
     let mut lab = Lab::new(reflector("192.0.2.100"));
     let sources: Vec<Neighbor> = (1..=sources)
         .map(|id| Neighbor::ibgp(id, &format!("10.0.0.{id}")))
@@ -133,6 +141,7 @@ fn two_paths_per_destination_fit_the_design_bound() {
 
 #[test]
 fn the_table_shrinks_when_its_routes_go() {
+    let _serial = serial();
     let mut lab = Lab::new(reflector("192.0.2.100"));
     let source = Neighbor::ibgp(1, "10.0.0.1");
     lab.up(&source);
