@@ -65,6 +65,7 @@
 pub mod attrs;
 pub mod decision;
 mod group;
+pub mod node;
 mod peer;
 pub mod policy;
 mod query;

@@ -57,7 +57,9 @@ static ALLOCATOR: Counting = Counting;
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 const PREFIXES: u32 = 100_000;
@@ -120,23 +122,35 @@ fn bytes_per_destination(sources: u32) -> usize {
     assert_eq!(destinations, PREFIXES as usize);
     for client in 0..10 {
         let summary = lab.rib.peer_summary(PeerId(100 + client)).expect("up");
-        assert_eq!(summary.advertised, PREFIXES as usize, "every route reflected");
+        assert_eq!(
+            summary.advertised, PREFIXES as usize,
+            "every route reflected"
+        );
     }
     let per = held / PREFIXES as usize;
-    println!("{sources} source(s): {held} bytes for {PREFIXES} destinations, {per} per destination", sources = sources.len());
+    println!(
+        "{sources} source(s): {held} bytes for {PREFIXES} destinations, {per} per destination",
+        sources = sources.len()
+    );
     per
 }
 
 #[test]
 fn one_path_per_destination_fits_the_design_bound() {
     let per = bytes_per_destination(1);
-    assert!(per <= ONE_PATH_BOUND, "{per} bytes per destination, bound {ONE_PATH_BOUND}");
+    assert!(
+        per <= ONE_PATH_BOUND,
+        "{per} bytes per destination, bound {ONE_PATH_BOUND}"
+    );
 }
 
 #[test]
 fn two_paths_per_destination_fit_the_design_bound() {
     let per = bytes_per_destination(2);
-    assert!(per <= TWO_PATHS_BOUND, "{per} bytes per destination, bound {TWO_PATHS_BOUND}");
+    assert!(
+        per <= TWO_PATHS_BOUND,
+        "{per} bytes per destination, bound {TWO_PATHS_BOUND}"
+    );
 }
 
 #[test]
@@ -166,5 +180,8 @@ fn the_table_shrinks_when_its_routes_go() {
     // What stays does not grow with the routes that went: buffers kept for the next burst
     // (decision lanes and snapshots, 1,024 entries each) and the attribute sets seen, which
     // the interner sweeps when it next doubles.
-    assert!(left < 256 * 1024, "{left} bytes left after the neighbor went");
+    assert!(
+        left < 256 * 1024,
+        "{left} bytes left after the neighbor went"
+    );
 }

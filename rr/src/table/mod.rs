@@ -397,7 +397,9 @@ impl Table {
         let hash = self.hash(&prefix);
         let found = self
             .index
-            .find(hash, |&id| self.slot(id).is_some_and(|d| d.prefix == prefix))
+            .find(hash, |&id| {
+                self.slot(id).is_some_and(|d| d.prefix == prefix)
+            })
             .copied();
         if let Some(id) = found {
             if let Some(destination) = self.get_mut(id) {
@@ -524,8 +526,9 @@ impl Table {
 /// A prefix hashed as one integer (the derived `Hash` feeds the hasher field by field).
 fn hash_prefix(hasher: &foldhash::fast::RandomState, prefix: &IpNet) -> u64 {
     match prefix {
-        IpNet::V4(net) => hasher
-            .hash_one(u64::from(u32::from(net.addr())) << 8 | u64::from(net.prefix_len())),
+        IpNet::V4(net) => {
+            hasher.hash_one(u64::from(u32::from(net.addr())) << 8 | u64::from(net.prefix_len()))
+        }
         IpNet::V6(net) => hasher.hash_one((u128::from(net.addr()), net.prefix_len())),
     }
 }

@@ -150,7 +150,7 @@ impl Neighbor {
         self
     }
 
-    fn negotiated(&self) -> Negotiated {
+    pub fn negotiated(&self) -> Negotiated {
         Negotiated {
             peer_asn: Asn(self.asn),
             peer_router_id: RouterId(self.router_id),

@@ -18,13 +18,12 @@
 //! End-of-RIB from those, so that two nodes restarting together do not sweep each other's
 //! routes for a moment.
 //!
-//! Pure (time is an argument); the RIB task feeds it.
+//! Pure (time is an argument); the node feeds it.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use crate::types::{FastMap, PeerId};
 use proto::{AfiSafi, AfiSafiSet};
-use rr::PeerId;
 
 /// The bound on waiting for End-of-RIB: 120 s, the usual graceful-restart `restart_time`
 /// (BIRD's and FRR's default), long enough for a full table from a slow neighbor and short
@@ -60,7 +59,7 @@ enum Neighbor {
 pub struct Convergence {
     deadline: Instant,
     known: bool,
-    neighbors: HashMap<PeerId, Neighbor>,
+    neighbors: FastMap<PeerId, Neighbor>,
     /// Set once convergence was reported.
     reached: Option<Converged>,
 }
@@ -70,7 +69,7 @@ impl Convergence {
         Convergence {
             deadline: started + timeout,
             known: false,
-            neighbors: HashMap::new(),
+            neighbors: FastMap::default(),
             reached: None,
         }
     }
