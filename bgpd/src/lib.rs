@@ -6,7 +6,6 @@
 //! Entry point: [`daemon::Daemon`], run by the `bgpd` binary.
 
 pub mod control;
-pub mod convergence;
 pub mod daemon;
 pub mod datastore;
 pub mod fib;
