@@ -313,8 +313,7 @@ impl Daemon {
     fn announce_neighbors_known(&mut self) {
         if !self.neighbors_known {
             self.neighbors_known = true;
-            let neighbors = self.peers.values().map(|p| p.id).collect();
-            self.to_rib(RibEvent::NeighborsKnown { neighbors });
+            self.to_rib(RibEvent::NeighborsKnown);
         }
     }
 
@@ -655,7 +654,10 @@ impl Daemon {
         self.seed = self.seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let id = rr::PeerId(self.next_peer);
         self.next_peer += 1;
-        self.to_rib(RibEvent::NeighborAdded { peer: id });
+        self.to_rib(RibEvent::Configure {
+            peer: id,
+            config: settings.rib.clone(),
+        });
         self.link_local_interface(&neighbor.address);
         let handle = PeerHandle::spawn(id, settings, self.seed, self.rib.clone());
         self.peers.insert(neighbor.address.clone(), handle);
@@ -861,7 +863,7 @@ impl Daemon {
 
     fn remove_neighbor(&mut self, address: &PeerAddress) {
         if let Some(peer) = self.peers.remove(address) {
-            self.to_rib(RibEvent::NeighborRemoved { peer: peer.id });
+            self.to_rib(RibEvent::Deconfigure { peer: peer.id });
             if peer.settings.transport.md5_key.is_some() {
                 self.set_listener_key(&peer.settings.name, peer.settings.address.ip(), None);
             }
@@ -898,7 +900,7 @@ impl Daemon {
             return;
         };
         // rr_client, next_hop, max_prefixes, communities: applied by the RIB without a reset.
-        let rib_change = (peer.settings.rib != settings.rib).then(|| RibEvent::Reconfigure {
+        let rib_change = (peer.settings.rib != settings.rib).then(|| RibEvent::Configure {
             peer: peer.id,
             config: settings.rib.clone(),
         });

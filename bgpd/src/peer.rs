@@ -672,7 +672,6 @@ impl PeerTask {
                                 name: self.settings.name.clone(),
                                 negotiated: *negotiated,
                                 local,
-                                config: self.settings.rib.clone(),
                                 writer,
                                 commands: self.own_commands.clone(),
                             })));

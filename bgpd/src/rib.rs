@@ -1,7 +1,9 @@
-//! The RIB task: the one owner of `rr::Rib`. Peer tasks feed it through one bounded channel of
-//! [`RibEvent`]s (a full channel stops the sending peer task, which then stops reading its
-//! socket: TCP pushes back on the neighbor); it runs decisions in bounded batches between
-//! inputs, hands each neighbor's writer the encoded messages of its update group (shared
+//! The RIB task: a thin driver of the pure `rr::node::Node`, which owns the RIB, the
+//! neighbors' RIB settings, origination, convergence and graceful restart. Peer tasks and the
+//! daemon feed it through one bounded channel of [`RibEvent`]s (a full channel stops the
+//! sending peer task, which then stops reading its socket: TCP pushes back on the neighbor);
+//! it runs the node's decisions in bounded batches between inputs, sleeps until the node's
+//! next timer, hands each neighbor's writer the encoded messages of its update group (shared
 //! `Bytes`, only as many as the writer has room for) and answers `bgpctl show routes` in
 //! chunks. It also translates configuration into `rr`'s own types ([`peer_config`],
 //! [`rib_config`], [`local_route`]).
@@ -11,32 +13,17 @@
 //! told of those writes, so KEEPALIVEs go out on schedule even while UPDATEs flow (RFC 4271
 //! §4.4 only requires that they are not sent more often than the keepalive interval).
 //!
-//! RFC 4724 §2: End-of-RIB after the initial table comes from the RIB (it is the last message
-//! of the neighbor's initial walk). RFC 4486 §4: a neighbor over its `max_prefixes` is stopped
-//! with Cease / Maximum Number of Prefixes Reached by its own task.
-//!
 //! With `[kernel]`, forwarding changes go to the FIB task (`crate::fib`): the RIB task awaits
 //! room in its queue (backpressure: a kernel that falls behind slows the RIB, which slows the
-//! peers). The End-of-RIBs received feed [`Convergence`]; once it is reached and every
-//! decision is made, the FIB is told to sweep the routes of an earlier run nobody claimed.
-//!
-//! Graceful restart (RFC 4724, RFC 9494; the decisions are `rr::restart`'s): a session that
-//! fails without a NOTIFICATION goes down `graceful`, and the RIB keeps the neighbor's routes
-//! stale; this task runs the stale timers the RIB asks for. With graceful restart enabled the
-//! RIB starts with its selection deferred (RFC 4724 §4.1): [`Convergence`] then waits only for
-//! neighbors that negotiated graceful restart without the Restart State bit, bounded by
-//! `selection_deferral_time`; at convergence the deferral ends, and the FIB sweep follows the
-//! last deferred decision ([`RibOutput::SelectionDeferralDone`]). The sweep also waits (within
-//! the same bound) for End-of-RIB from neighbors that are restarting themselves: selection did
-//! not wait for them (it must not), but sweeping before their routes arrive would delete
-//! kernel routes they are about to confirm.
+//! peers). When the node allows the sweep (initial convergence, RFC 4724 §4.1 for a
+//! restarting speaker), the FIB is told once every change before it is in its queue.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
 use std::num::NonZeroUsize;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ipnet::IpNet;
@@ -44,17 +31,17 @@ use proto::attr::{Community, LargeCommunity, Origin};
 use proto::route_refresh::RouteRefresh;
 use proto::session::{Negotiated, StopReason};
 use proto::update::Update;
-use proto::{AfiSafi, ClusterId, RouterId};
+use proto::{ClusterId, RouterId};
+use rr::node::{LocalOrigin, Node, NodeConfig, NodeInput, NodeOutput};
 use rr::{
-    FibChange, LocalAddresses, LocalRoute, NextHopPolicy, PathAttrs, PeerConfig, PeerId, Rib,
-    RibConfig, RibInput, RibOutput, RouteNextHop, RouteSource, RouteView, TableView,
+    FibChange, LocalAddresses, LocalRoute, NextHopPolicy, PathAttrs, PeerConfig, PeerId, RibConfig,
+    RouteNextHop, RouteSource, RouteView, TableView,
 };
 use tokio::sync::mpsc;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 use crate::control::failure;
 use crate::control::protocol::{self, RouteTable};
-use crate::convergence::{Convergence, CONVERGENCE_TIMEOUT};
 use crate::fib::FibCommand;
 use crate::peer::PeerCommand;
 use crate::restart::RestartStatus;
@@ -62,7 +49,7 @@ use crate::restart::RestartStatus;
 /// Inputs waiting for the RIB task; a full queue stops the peer tasks that send to it (each
 /// stops reading its socket), never drops an input.
 pub const RIB_QUEUE: usize = 256;
-/// Prefixes decided per batch: small enough that inputs and writers are served in between.
+/// Destinations decided per batch: small enough that inputs and writers are served in between.
 const DECISION_BUDGET: usize = 4096;
 /// Inputs applied between two decision batches, so that neither starves the other.
 const INPUT_BATCH: usize = 16;
@@ -73,7 +60,7 @@ const SESSION_HEADROOM: usize = 16;
 const TRANSMIT_ROUNDS: usize = 4;
 /// How often writers that were full, and listings waiting for their client, are retried.
 const RETRY_INTERVAL: Duration = Duration::from_millis(20);
-/// Routes looked at per chunk of a `show routes` listing.
+/// Prefixes per chunk of a `show routes` listing.
 const ROUTE_CHUNK: usize = 512;
 /// Listings are served when no decision is pending, so that they show settled state, and
 /// at least every this many decision batches, so that constant churn cannot starve them.
@@ -91,8 +78,12 @@ pub enum RibEvent {
     Update { peer: PeerId, update: Update },
     /// A ROUTE-REFRESH from the neighbor (RFC 2918, RFC 7313).
     RouteRefresh { peer: PeerId, refresh: RouteRefresh },
-    /// New neighbor settings that need no session reset (SIGHUP).
-    Reconfigure { peer: PeerId, config: PeerConfig },
+    /// A neighbor was configured or its RIB settings changed (applied without a reset).
+    Configure { peer: PeerId, config: PeerConfig },
+    /// A neighbor was deconfigured: what the RIB kept about it goes.
+    Deconfigure { peer: PeerId },
+    /// The configured neighbors are all known (with a datastore: after its first snapshot).
+    NeighborsKnown,
     /// `global.cluster_id` changed (SIGHUP, or this node's `rr_cluster_id` in the datastore).
     SetClusterId(Option<ClusterId>),
     /// A configured `[[route]]` appeared or changed.
@@ -100,17 +91,8 @@ pub enum RibEvent {
     /// A configured `[[route]]` was removed.
     WithdrawLocal { prefix: IpNet },
     /// A kernel route matching `[kernel.advertise]` appeared (`present`) or the last one
-    /// went away. Originated with next hop self towards every neighbor, unless a `[[route]]`
-    /// of the same prefix is configured (its attributes win; each keeps the route alive).
+    /// went away.
     KernelRoute { prefix: IpNet, present: bool },
-    /// A neighbor was configured (initial convergence waits for its End-of-RIB).
-    NeighborAdded { peer: PeerId },
-    /// A neighbor was deconfigured: what the RIB task kept about it goes.
-    NeighborRemoved { peer: PeerId },
-    /// The configured neighbors are all known (with a datastore: after its first snapshot).
-    /// The set travels whole, so that the event cannot overtake a `NeighborAdded` that had to
-    /// wait for room in the queue.
-    NeighborsKnown { neighbors: Vec<PeerId> },
     /// `bgpctl show routes`, answered in chunks on `lines`.
     ShowRoutes(RouteQuery),
     /// `bgpctl show neighbors`: the daemon's view, completed with the RIB's counters.
@@ -120,7 +102,8 @@ pub enum RibEvent {
     },
 }
 
-/// An established neighbor, as its peer task announces it.
+/// An established neighbor, as its peer task announces it: what the session negotiated and
+/// the links to it (its RIB settings come from the daemon, [`RibEvent::Configure`]).
 #[derive(Debug)]
 pub struct PeerUp {
     pub peer: PeerId,
@@ -128,7 +111,6 @@ pub struct PeerUp {
     pub negotiated: Negotiated,
     /// The local address of the established connection (next-hop-self).
     pub local: IpAddr,
-    pub config: PeerConfig,
     /// The connection's writer: the RIB hands it encoded messages.
     pub writer: mpsc::Sender<Bytes>,
     /// The peer task, to stop the session (weak: the RIB must not keep the task alive).
@@ -175,11 +157,9 @@ struct PeerLink {
 
 /// The task's state.
 pub struct RibTask {
-    rib: Rib,
+    node: Node,
     events: mpsc::Receiver<RibEvent>,
     peers: HashMap<PeerId, PeerLink>,
-    /// Settings from the latest reload, newer than those a racing PeerUp may carry.
-    reconfigured: HashMap<PeerId, PeerConfig>,
     /// Neighbors with messages whose writer was full: retried every [`RETRY_INTERVAL`].
     blocked: HashSet<PeerId>,
     /// Neighbors with messages whose writer had room: served again on the next turn.
@@ -187,41 +167,36 @@ pub struct RibTask {
     listings: Vec<Running>,
     /// The FIB task's queue, with `[kernel]`; `None` also once the FIB task is gone.
     fib: Option<mpsc::Sender<FibCommand>>,
-    /// Forwarding changes decided and not yet in the FIB task's queue.
-    fib_queue: Vec<FibChange>,
+    /// Forwarding changes decided and not yet in the FIB task's queue, in order.
+    fib_queue: VecDeque<FibChange>,
     /// Forwarding changes decided since start.
     fib_changes: u64,
-    convergence: Convergence,
-    /// Prefixes of configured `[[route]]`s, with their attributes.
-    configured: HashMap<IpNet, LocalRoute>,
-    /// Prefixes with a kernel route matching `[kernel.advertise]`.
-    kernel: HashSet<IpNet>,
-    /// Stale timers the RIB asked for (RFC 4724 §4.2, RFC 9494 §4.2), per neighbor and family.
-    stale_timers: HashMap<(PeerId, AfiSafi), tokio::time::Instant>,
-    /// The deferred decisions have run: the FIB may sweep once their changes are queued.
-    sweep_ready: bool,
+    /// The node allowed the sweep: the FIB is told once `fib_queue` is empty.
+    sweep: bool,
     /// Graceful restart figures for `bgpctl show status` and the metrics.
     restart: Arc<RestartStatus>,
 }
 
 impl RibTask {
     pub fn new(config: RibConfig, events: mpsc::Receiver<RibEvent>) -> RibTask {
+        let node = Node::new(
+            NodeConfig {
+                rib: config,
+                selection_deferral: None,
+            },
+            Instant::now(),
+        );
         RibTask {
-            rib: Rib::new(config),
+            node,
             events,
             peers: HashMap::new(),
-            reconfigured: HashMap::new(),
             blocked: HashSet::new(),
             ready: HashSet::new(),
             listings: Vec::new(),
             fib: None,
-            fib_queue: Vec::new(),
+            fib_queue: VecDeque::new(),
             fib_changes: 0,
-            convergence: Convergence::new(std::time::Instant::now(), CONVERGENCE_TIMEOUT),
-            configured: HashMap::new(),
-            kernel: HashSet::new(),
-            stale_timers: HashMap::new(),
-            sweep_ready: false,
+            sweep: false,
             restart: Arc::new(RestartStatus::default()),
         }
     }
@@ -235,8 +210,8 @@ impl RibTask {
     /// FIB sweep wait for End-of-RIB from the neighbors, at most `selection_deferral_time`.
     /// Call before the task runs.
     pub fn defer_selection(&mut self, selection_deferral_time: Duration) {
-        self.convergence = Convergence::new(std::time::Instant::now(), selection_deferral_time);
-        self.apply(RibInput::DeferSelection);
+        self.node
+            .defer_selection(Instant::now(), selection_deferral_time);
         self.restart.restarting.store(true, Ordering::Relaxed);
     }
 
@@ -251,8 +226,7 @@ impl RibTask {
         retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut batches: u32 = 0;
         loop {
-            self.expire_stale_timers();
-            if self.rib.pending_decisions() > 0 || !self.ready.is_empty() {
+            if self.node.pending_decisions() > 0 || !self.ready.is_empty() {
                 batches += 1;
                 if batches.is_multiple_of(LISTING_EVERY) {
                     self.serve_listings();
@@ -264,9 +238,9 @@ impl RibTask {
                         Err(mpsc::error::TryRecvError::Disconnected) => return,
                     }
                 }
-                if self.rib.pending_decisions() > 0 {
-                    let outputs = self.rib.run_decisions(DECISION_BUDGET);
-                    self.outputs(outputs);
+                if self.node.pending_decisions() > 0 {
+                    self.node.run_decisions(Instant::now(), DECISION_BUDGET);
+                    self.outputs();
                 }
                 let ready: Vec<PeerId> = self.ready.drain().collect();
                 for peer in ready {
@@ -278,16 +252,8 @@ impl RibTask {
                 continue;
             }
             self.forward_to_fib().await;
-            if self.rib.pending_decisions() > 0 {
-                // The end of a selection deferral queued the deferred decisions.
-                continue;
-            }
             let waiting = !self.blocked.is_empty() || !self.listings.is_empty();
-            let convergence_at = tokio::time::Instant::from_std(self.convergence.deadline());
-            let stale_at = self.stale_timers.values().min().copied();
-            let sweep_at = (self.sweep_ready
-                && self.convergence.sweep_waits(std::time::Instant::now()))
-            .then_some(convergence_at);
+            let timeout = self.node.poll_timeout().map(tokio::time::Instant::from_std);
             tokio::select! {
                 event = self.events.recv() => match event {
                     Some(event) => self.event(event),
@@ -300,105 +266,56 @@ impl RibTask {
                     }
                     self.serve_listings();
                 }
-                () = tokio::time::sleep_until(convergence_at), if self.convergence.pending() => {}
-                () = sleep_until_some(stale_at), if stale_at.is_some() => {}
-                () = sleep_until_some(sweep_at), if sweep_at.is_some() => {}
+                () = sleep_until_some(timeout), if timeout.is_some() => {
+                    self.node.handle_timeout(Instant::now());
+                    self.outputs();
+                }
             }
         }
     }
 
-    /// Puts the decided forwarding changes into the FIB task's queue, waiting for room
-    /// (backpressure), then reports initial convergence once it is reached with no decision
-    /// pending, so that the FIB has every claim before it sweeps.
+    /// Puts the decided forwarding changes into the FIB task's queue in order, waiting for
+    /// room (backpressure), then tells it to sweep once the node allowed it, so that the FIB
+    /// has every claim before it sweeps.
     async fn forward_to_fib(&mut self) {
-        let changes = std::mem::take(&mut self.fib_queue);
         if let Some(fib) = &self.fib {
-            for change in changes {
+            while let Some(change) = self.fib_queue.pop_front() {
                 if fib.send(FibCommand::Change(change)).await.is_err() {
                     warn!("the FIB task has stopped: forwarding changes are no longer installed");
                     self.fib = None;
                     break;
                 }
             }
+        } else {
+            self.fib_queue.clear();
         }
-        if self.convergence.pending() && self.rib.pending_decisions() == 0 {
-            if let Some(reason) = self.convergence.poll(std::time::Instant::now()) {
-                info!(reason = ?reason, fib_changes = self.fib_changes, "initial convergence");
-                if self.rib.selection_deferred() {
-                    // RFC 4724 §4.1: decide now; the sweep follows the last decision.
-                    self.apply(RibInput::EndSelectionDeferral);
-                } else {
-                    self.sweep_ready = true;
-                }
+        if self.sweep && self.fib_queue.is_empty() {
+            self.sweep = false;
+            if let Some(fib) = &self.fib {
+                // A FIB task that is gone has nothing to sweep.
+                let _ = fib.send(FibCommand::InitialConvergenceDone).await;
             }
-        }
-        if !self.sweep_ready || !self.fib_queue.is_empty() {
-            return;
-        }
-        if self.convergence.sweep_waits(std::time::Instant::now()) {
-            return;
-        }
-        self.sweep_ready = false;
-        if let Some(fib) = &self.fib {
-            // A FIB task that is gone has nothing to sweep.
-            let _ = fib.send(FibCommand::InitialConvergenceDone).await;
-        }
-    }
-
-    /// Applies the stale timeouts that are due.
-    fn expire_stale_timers(&mut self) {
-        if self.stale_timers.is_empty() {
-            return;
-        }
-        let now = tokio::time::Instant::now();
-        let due: Vec<(PeerId, AfiSafi)> = self
-            .stale_timers
-            .iter()
-            .filter(|(_, at)| **at <= now)
-            .map(|(key, _)| *key)
-            .collect();
-        for (peer, family) in due {
-            self.stale_timers.remove(&(peer, family));
-            info!(%peer, afi_safi = %family, "stale timer expired");
-            self.apply(RibInput::StaleTimeout { peer, family });
-            self.count_stale();
         }
     }
 
     fn count_stale(&self) {
         self.restart
             .stale_routes
-            .store(self.rib.stale_routes(), Ordering::Relaxed);
+            .store(self.node.stale_routes(), Ordering::Relaxed);
     }
 
     fn event(&mut self, event: RibEvent) {
-        match event {
+        let now = Instant::now();
+        let input = match event {
             RibEvent::PeerUp(up) => {
                 let PeerUp {
                     peer,
                     name,
                     negotiated,
                     local,
-                    config,
                     writer,
                     commands,
                 } = *up;
-                let config = self.reconfigured.get(&peer).cloned().unwrap_or(config);
-                // RFC 4724 §4.1: a restarting speaker waits for End-of-RIB only from neighbors
-                // that negotiated graceful restart and are not restarting themselves.
-                let waited = !self.rib.selection_deferred()
-                    || negotiated
-                        .graceful_restart
-                        .as_ref()
-                        .is_some_and(|restart| !restart.peer_restarting);
-                self.convergence
-                    .established(peer, negotiated.families, waited);
-                let up = rr::PeerUp {
-                    peer,
-                    config,
-                    session: negotiated,
-                    local: LocalAddresses::from_session(local),
-                };
                 self.peers.insert(
                     peer,
                     PeerLink {
@@ -407,104 +324,44 @@ impl RibTask {
                         commands,
                     },
                 );
-                self.apply(RibInput::PeerUp(Box::new(up)));
-                self.count_stale();
+                NodeInput::PeerUp {
+                    peer,
+                    session: Box::new(negotiated),
+                    local: LocalAddresses::from_session(local),
+                }
             }
             RibEvent::PeerDown { peer, graceful } => {
                 self.blocked.remove(&peer);
                 self.ready.remove(&peer);
                 self.peers.remove(&peer);
-                self.convergence.down(peer);
-                self.apply(RibInput::PeerDown { peer, graceful });
-                self.count_stale();
+                NodeInput::PeerDown { peer, graceful }
             }
-            RibEvent::Update { peer, update } => {
-                let end_of_rib = update.end_of_rib_family();
-                if let Some(family) = end_of_rib {
-                    self.convergence.end_of_rib(peer, family);
-                }
-                self.apply(RibInput::Update { peer, update });
-                if end_of_rib.is_some() {
-                    self.count_stale();
-                }
-            }
-            RibEvent::RouteRefresh { peer, refresh } => {
-                self.apply(RibInput::RouteRefresh { peer, refresh });
-            }
-            RibEvent::Reconfigure { peer, config } => {
-                self.reconfigured.insert(peer, config.clone());
-                if self.peers.contains_key(&peer) {
-                    self.apply(RibInput::Reconfigure { peer, config });
-                }
-            }
-            RibEvent::SetClusterId(cluster_id) => self.apply(RibInput::SetClusterId(cluster_id)),
-            RibEvent::Originate { prefix, route } => self.originate_configured(prefix, route),
-            RibEvent::WithdrawLocal { prefix } => {
-                self.configured.remove(&prefix);
-                if self.kernel.contains(&prefix) {
-                    self.apply(RibInput::Originate {
-                        prefix,
-                        route: LocalRoute::default(),
-                    });
-                } else {
-                    self.apply(RibInput::WithdrawLocal { prefix });
-                }
-            }
-            RibEvent::KernelRoute { prefix, present } => {
-                let changed = if present {
-                    self.kernel.insert(prefix)
-                } else {
-                    self.kernel.remove(&prefix)
-                };
-                if changed && !self.configured.contains_key(&prefix) {
-                    self.apply(if present {
-                        RibInput::Originate {
-                            prefix,
-                            route: LocalRoute::default(),
-                        }
-                    } else {
-                        RibInput::WithdrawLocal { prefix }
-                    });
-                }
-            }
-            RibEvent::NeighborAdded { peer } => self.convergence.neighbor_added(peer),
-            RibEvent::NeighborRemoved { peer } => {
-                // Ids are never reused: nothing kept for it is needed again (its PeerDown, if
-                // it was up, may still follow and needs none of it).
-                self.reconfigured.remove(&peer);
-                self.convergence.neighbor_removed(peer);
-                // A neighbor restarting when it is removed: its stale routes go now.
-                if self.rib.is_restarting(peer) {
-                    self.apply(RibInput::PeerDown {
-                        peer,
-                        graceful: false,
-                    });
-                    self.count_stale();
-                }
-                self.stale_timers.retain(|(id, _), _| *id != peer);
-            }
-            RibEvent::NeighborsKnown { neighbors } => {
-                for peer in neighbors {
-                    self.convergence.neighbor_added(peer);
-                }
-                self.convergence.neighbors_known();
-            }
+            RibEvent::Update { peer, update } => NodeInput::Update { peer, update },
+            RibEvent::RouteRefresh { peer, refresh } => NodeInput::RouteRefresh { peer, refresh },
+            RibEvent::Configure { peer, config } => NodeInput::Configure { peer, config },
+            RibEvent::Deconfigure { peer } => NodeInput::Deconfigure { peer },
+            RibEvent::NeighborsKnown => NodeInput::NeighborsKnown,
+            RibEvent::SetClusterId(cluster_id) => NodeInput::SetClusterId(cluster_id),
+            RibEvent::Originate { prefix, route } => NodeInput::Originate { prefix, route },
+            RibEvent::WithdrawLocal { prefix } => NodeInput::WithdrawOriginated { prefix },
+            RibEvent::KernelRoute { prefix, present } => NodeInput::KernelRoute { prefix, present },
             RibEvent::ShowRoutes(query) => {
                 self.listings.push(Running {
                     query,
                     prefixes: None,
                     next: 0,
                 });
-                if self.rib.pending_decisions() == 0 {
+                if self.node.pending_decisions() == 0 {
                     self.serve_listings();
                 }
+                return;
             }
             RibEvent::ShowNeighbors { neighbors, lines } => {
                 let lines_out = neighbors
                     .into_iter()
                     .map(|(peer, mut neighbor)| {
                         // Not established: no routes in either direction.
-                        let summary = self.rib.peer_summary(peer);
+                        let summary = self.node.rib().peer_summary(peer);
                         neighbor.received = summary.map_or(0, |s| s.received as u64);
                         neighbor.accepted = summary.map_or(0, |s| s.accepted as u64);
                         neighbor.advertised = summary.map_or(0, |s| s.advertised as u64);
@@ -514,34 +371,25 @@ impl RibTask {
                     .collect();
                 // A client that went away needs no answer.
                 let _ = lines.try_send(lines_out);
+                return;
             }
-        }
+        };
+        self.node.handle(now, input);
+        self.outputs();
     }
 
-    fn originate_configured(&mut self, prefix: IpNet, route: LocalRoute) {
-        self.configured.insert(prefix, route.clone());
-        self.apply(RibInput::Originate { prefix, route });
-    }
-
-    fn apply(&mut self, input: RibInput) {
-        match self.rib.apply(input) {
-            Ok(outputs) => self.outputs(outputs),
-            // A late input of a session that is already down: its routes are gone anyway.
-            Err(error) => debug!(%error, "RIB input ignored"),
-        }
-    }
-
-    fn outputs(&mut self, outputs: Vec<RibOutput>) {
-        for output in outputs {
+    /// Acts on the node's outputs, in order.
+    fn outputs(&mut self) {
+        while let Some(output) = self.node.poll_output() {
             match output {
-                RibOutput::Fib(change) => {
+                NodeOutput::Fib(change) => {
                     self.fib_changes += 1;
                     if self.fib.is_some() {
-                        self.fib_queue.push(change);
+                        self.fib_queue.push_back(change);
                     }
                 }
-                RibOutput::Transmit(peer) => self.transmit(peer),
-                RibOutput::StopPeer { peer, notification } => {
+                NodeOutput::Transmit(peer) => self.transmit(peer),
+                NodeOutput::StopPeer { peer, notification } => {
                     let Some(link) = self.peers.get(&peer) else {
                         continue;
                     };
@@ -555,36 +403,44 @@ impl RibTask {
                         }
                     }
                 }
-                RibOutput::FamilyDisabled { peer, family } => {
+                NodeOutput::FamilyDisabled { peer, family } => {
                     let name = self.peers.get(&peer).map_or("?", |l| l.name.as_str());
                     warn!(peer = %name, afi_safi = %family, "family disabled for the session (RFC 7606)");
                 }
-                RibOutput::ExportFailed {
+                NodeOutput::ExportFailed {
                     group,
                     routes,
                     error,
                 } => {
                     warn!(%group, routes, %error, "routes could not be encoded and were withdrawn");
                 }
-                RibOutput::StaleTimer {
+                NodeOutput::Stale {
                     peer,
                     family,
-                    after,
+                    kept_for,
                 } => {
-                    info!(%peer, afi_safi = %family, seconds = after.as_secs(), "stale routes kept (graceful restart)");
-                    self.stale_timers
-                        .insert((peer, family), tokio::time::Instant::now() + after);
+                    match kept_for {
+                        Some(after) => {
+                            info!(%peer, afi_safi = %family, seconds = after.as_secs(), "stale routes kept (graceful restart)");
+                        }
+                        None => info!(%peer, afi_safi = %family, "stale timer expired"),
+                    }
+                    self.count_stale();
                 }
-                RibOutput::SelectionDeferralDone => {
+                NodeOutput::Converged(reason) => {
+                    info!(reason = ?reason, fib_changes = self.fib_changes, "initial convergence");
+                }
+                NodeOutput::RestartDone => {
                     info!(
                         fib_changes = self.fib_changes,
                         "selection deferral done: End-of-RIB sent, kernel sweep next"
                     );
                     self.restart.restarting.store(false, Ordering::Relaxed);
-                    self.sweep_ready = true;
                 }
+                NodeOutput::SweepAllowed => self.sweep = true,
             }
         }
+        self.count_stale();
     }
 
     /// Hands the neighbor's writer as many messages as it has room for, keeping
@@ -598,7 +454,7 @@ impl RibTask {
         self.blocked.remove(&peer);
         self.ready.remove(&peer);
         for _ in 0..TRANSMIT_ROUNDS {
-            if !self.rib.has_messages(peer) {
+            if !self.node.has_messages(peer) {
                 return;
             }
             let room = link.writer.capacity().saturating_sub(SESSION_HEADROOM);
@@ -616,12 +472,12 @@ impl RibTask {
                 Err(mpsc::error::TrySendError::Closed(())) => return,
             };
             // A step of a long table walk may yield nothing (see `Rib::take_messages`).
-            let messages = self.rib.take_messages(peer, room);
+            let messages = self.node.take_messages(peer, room);
             for (permit, message) in permits.zip(messages) {
                 permit.send(message);
             }
         }
-        if self.rib.has_messages(peer) {
+        if self.node.has_messages(peer) {
             self.ready.insert(peer);
         }
     }
@@ -643,7 +499,8 @@ impl RibTask {
                 }
                 let prefixes = listing.prefixes.get_or_insert_with(|| {
                     // The order of the listing, taken once: the table itself is unordered.
-                    self.rib
+                    self.node
+                        .rib()
                         .listing(listing.query.view(), listing.query.prefix.into())
                 });
                 let end = (listing.next + ROUTE_CHUNK).min(prefixes.len());
@@ -667,7 +524,7 @@ impl RibTask {
         match (query.table, query.neighbor) {
             (RouteTable::LocRib, neighbor) => {
                 for prefix in prefixes {
-                    for view in self.rib.routes_at(prefix) {
+                    for view in self.node.rib().routes_at(prefix) {
                         if neighbor.is_none_or(|n| view.source == RouteSource::Peer(n)) {
                             lines.push(json(&self.loc_rib_route(&view)));
                         }
@@ -678,8 +535,8 @@ impl RibTask {
                 let name = self.peer_name(RouteSource::Peer(peer));
                 for prefix in prefixes {
                     let routes = match table {
-                        RouteTable::Advertised => self.rib.advertised_at(peer, prefix),
-                        _ => self.rib.received_at(peer, prefix),
+                        RouteTable::Advertised => self.node.rib().advertised_at(peer, prefix),
+                        _ => self.node.rib().received_at(peer, prefix),
                     };
                     for route in routes {
                         let view =
@@ -696,14 +553,9 @@ impl RibTask {
     }
 
     fn loc_rib_route(&self, view: &RouteView<'_>) -> protocol::Route {
-        let from = match view.source {
-            RouteSource::Local
-                if self.kernel.contains(&view.prefix)
-                    && !self.configured.contains_key(&view.prefix) =>
-            {
-                KERNEL_SOURCE.to_owned()
-            }
-            source => self.peer_name(source),
+        let from = match (view.source, self.node.local_origin(&view.prefix)) {
+            (RouteSource::Local, Some(LocalOrigin::Kernel)) => KERNEL_SOURCE.to_owned(),
+            (source, _) => self.peer_name(source),
         };
         route_json(view.prefix, view.attrs, from, view.best())
     }
@@ -846,7 +698,13 @@ pub fn new_task(config: &config::Config, router_id: RouterId) -> (mpsc::Sender<R
     let (sender, events) = mpsc::channel(RIB_QUEUE);
     let mut task = RibTask::new(rib_config(config, router_id), events);
     for route in &config.routes {
-        task.originate_configured(route.prefix, local_route(route));
+        task.node.handle(
+            Instant::now(),
+            NodeInput::Originate {
+                prefix: route.prefix,
+                route: local_route(route),
+            },
+        );
     }
     info!(routes = config.routes.len(), "RIB ready");
     (sender, task)
@@ -936,7 +794,8 @@ mod tests {
         assert_eq!(node.ecmp_max_paths.get(), 4);
     }
 
-    /// Where a local route comes from, after each event: `None` when it is not in the Loc-RIB.
+    /// How `show routes` names where a local route comes from, after each event (the node
+    /// decides; this checks the rendering): `None` when it is not in the Loc-RIB.
     fn check_local_source(steps: &[(RibEvent, Option<&str>)]) {
         let (_events, mut task) = new_task(&config(GLOBAL), ROUTER_ID);
         let prefix: IpNet = "10.244.1.0/26".parse().expect("literal");
@@ -954,9 +813,10 @@ mod tests {
                 _ => unreachable!("only local route events are checked"),
             };
             task.event(event);
-            task.rib.run_decisions(DECISION_BUDGET);
+            task.node.run_decisions(Instant::now(), DECISION_BUDGET);
             let from: Vec<String> = task
-                .rib
+                .node
+                .rib()
                 .routes_at(&prefix)
                 .map(|view| task.loc_rib_route(&view).from)
                 .collect();

@@ -251,6 +251,11 @@ impl Rib {
         })
     }
 
+    /// Neighbors established or restarting.
+    pub fn peers_up(&self) -> usize {
+        self.peers.len()
+    }
+
     /// The update groups.
     pub fn groups(&self) -> impl Iterator<Item = GroupSummary> + '_ {
         self.groups.values().map(|group| GroupSummary {

@@ -74,6 +74,11 @@ impl Convergence {
         }
     }
 
+    /// Counts the bound from `now` instead (the restarting speaker's deferral).
+    pub fn restart_timer(&mut self, now: Instant, timeout: Duration) {
+        self.deadline = now + timeout;
+    }
+
     /// The configured set is complete (the file's neighbors, and the datastore's after its
     /// first snapshot).
     pub fn neighbors_known(&mut self) {

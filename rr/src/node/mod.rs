@@ -162,6 +162,19 @@ impl Node {
         }
     }
 
+    /// We are a restarting speaker (RFC 4724 §4.1): route selection, our End-of-RIB and the
+    /// FIB sweep wait for End-of-RIB from the neighbors, at most `selection_deferral`. Only
+    /// before any neighbor is up (nobody was sent End-of-RIB yet); the daemon decides at start,
+    /// once it knows what the kernel kept.
+    pub fn defer_selection(&mut self, now: Instant, selection_deferral: Duration) {
+        if self.restarting || self.rib.peers_up() > 0 {
+            return;
+        }
+        let _ = self.rib.apply(RibInput::DeferSelection);
+        self.convergence.restart_timer(now, selection_deferral);
+        self.restarting = true;
+    }
+
     /// Applies one input. Decisions are not run here: call [`Node::run_decisions`] while
     /// [`Node::pending_decisions`] is not zero.
     pub fn handle(&mut self, now: Instant, input: NodeInput) {
@@ -175,7 +188,7 @@ impl Node {
                 local,
             } => {
                 if self.neighbors.contains_key(&peer) {
-                    self.peer_up(now, peer, session, local);
+                    self.peer_up(now, peer, *session, local);
                 } else {
                     // Its settings are on their way from the daemon.
                     self.early.insert(peer, (session, local));
@@ -300,7 +313,7 @@ impl Node {
         }
         self.neighbors.insert(peer, config.clone());
         if let Some((session, local)) = self.early.remove(&peer) {
-            self.peer_up(now, peer, session, local);
+            self.peer_up(now, peer, *session, local);
         } else if changed && self.rib.peer_summary(peer).is_some() && !self.rib.is_restarting(peer)
         {
             self.rib_input(now, RibInput::Reconfigure { peer, config });
@@ -325,13 +338,7 @@ impl Node {
         }
     }
 
-    fn peer_up(
-        &mut self,
-        now: Instant,
-        peer: PeerId,
-        session: Box<Negotiated>,
-        local: LocalAddresses,
-    ) {
+    fn peer_up(&mut self, now: Instant, peer: PeerId, session: Negotiated, local: LocalAddresses) {
         let Some(config) = self.neighbors.get(&peer).cloned() else {
             return;
         };
