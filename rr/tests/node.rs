@@ -16,6 +16,7 @@ use rr::{FibOp, LocalRoute, PeerId};
 const IPV4: AfiSafi = AfiSafi::Ipv4Unicast;
 
 /// What a step does.
+#[allow(clippy::large_enum_variant)] // a test table
 enum Step {
     Input(NodeInput),
     /// Seconds since start: the node's timers that are due run.

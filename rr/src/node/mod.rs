@@ -355,7 +355,7 @@ impl Node {
             RibInput::PeerUp(Box::new(PeerUp {
                 peer,
                 config,
-                session: *session,
+                session,
                 local,
             })),
         );
