@@ -47,8 +47,9 @@ use crate::peer::PeerCommand;
 use crate::restart::RestartStatus;
 
 /// Inputs waiting for the RIB task; a full queue stops the peer tasks that send to it (each
-/// stops reading its socket), never drops an input.
-pub const RIB_QUEUE: usize = 256;
+/// stops reading its socket), never drops an input. Small: what waits here is latency (an
+/// UPDATE carries up to about a thousand routes), and TCP buffers the rest.
+pub const RIB_QUEUE: usize = 64;
 /// Destinations decided per batch: small enough that inputs and writers are served in between.
 const DECISION_BUDGET: usize = 4096;
 /// Inputs applied between two decision batches, so that neither starves the other.
@@ -231,7 +232,12 @@ impl RibTask {
                 if batches.is_multiple_of(LISTING_EVERY) {
                     self.serve_listings();
                 }
+                // More inputs only while the batch is not full, so that what is queued stays
+                // about one batch: a change arriving is decided within a batch or two of it.
                 for _ in 0..INPUT_BATCH {
+                    if self.node.pending_decisions() >= DECISION_BUDGET {
+                        break;
+                    }
                     match self.events.try_recv() {
                         Ok(event) => self.event(event),
                         Err(mpsc::error::TryRecvError::Empty) => break,
