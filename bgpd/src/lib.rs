@@ -20,3 +20,4 @@ pub mod restart;
 pub mod rib;
 pub mod socket;
 pub mod systemd;
+pub mod transmit;

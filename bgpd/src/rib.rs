@@ -1,15 +1,15 @@
 //! The RIB task: the one owner of `rr::Rib`. Peer tasks feed it through one bounded channel of
 //! [`RibEvent`]s (a full channel stops the sending peer task, which then stops reading its
 //! socket: TCP pushes back on the neighbor); it runs decisions in bounded batches between
-//! inputs, hands each neighbor's writer the encoded messages of its update group (shared
-//! `Bytes`, only as many as the writer has room for) and answers `bgpctl show routes` in
-//! chunks. It also translates configuration into `rr`'s own types ([`peer_config`],
-//! [`rib_config`], [`local_route`]).
+//! inputs, answers the connections' writers when they pull the encoded messages of their
+//! update group (shared `Bytes`, as many octets as the writer has room for; see
+//! [`crate::transmit`]) and answers `bgpctl show routes` in chunks. It also translates
+//! configuration into `rr`'s own types ([`peer_config`], [`rib_config`], [`local_route`]).
 //!
-//! The RIB writes into the connection's writer queue itself rather than through the peer task:
-//! one hop less per message, and the peer task stays free for its timers. The session is not
-//! told of those writes, so KEEPALIVEs go out on schedule even while UPDATEs flow (RFC 4271
-//! §4.4 only requires that they are not sent more often than the keepalive interval).
+//! The writers pull from the RIB directly rather than through the peer task: one hop less
+//! per message, and the peer task stays free for its timers. The session is not told of
+//! those writes, so KEEPALIVEs go out on schedule even while UPDATEs flow (RFC 4271 §4.4
+//! only requires that they are not sent more often than the keepalive interval).
 //!
 //! RFC 4724 §2: End-of-RIB after the initial table comes from the RIB (it is the last message
 //! of the neighbor's initial walk). RFC 4486 §4: a neighbor over its `max_prefixes` is stopped
@@ -38,7 +38,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use ipnet::IpNet;
 use proto::attr::{Community, LargeCommunity, Origin};
 use proto::route_refresh::RouteRefresh;
@@ -58,6 +57,7 @@ use crate::convergence::{Convergence, CONVERGENCE_TIMEOUT};
 use crate::fib::FibCommand;
 use crate::peer::PeerCommand;
 use crate::restart::RestartStatus;
+use crate::transmit::{Pulls, Transmitter};
 
 /// Inputs waiting for the RIB task; a full queue stops the peer tasks that send to it (each
 /// stops reading its socket), never drops an input.
@@ -66,12 +66,7 @@ pub const RIB_QUEUE: usize = 1024;
 const DECISION_BUDGET: usize = 1024;
 /// Inputs applied between two decision batches, so that neither starves the other.
 const INPUT_BATCH: usize = 64;
-/// Writer slots left to the peer task's own messages (KEEPALIVE, NOTIFICATION,
-/// ROUTE-REFRESH), so that the RIB never fills a writer and makes the session look blocked.
-const SESSION_HEADROOM: usize = 16;
-/// Hand-overs to one writer per transmit; the rest waits for the next retry.
-const TRANSMIT_ROUNDS: usize = 4;
-/// How often writers that were full, and listings waiting for their client, are retried.
+/// How often listings waiting for their client are retried.
 const RETRY_INTERVAL: Duration = Duration::from_millis(20);
 /// Routes looked at per chunk of a `show routes` listing.
 const ROUTE_CHUNK: usize = 512;
@@ -85,8 +80,13 @@ const LISTING_EVERY: u32 = 16;
 pub enum RibEvent {
     /// A session reached Established (`proto::session::Action::Up`).
     PeerUp(Box<PeerUp>),
-    /// The session left Established; `graceful`: without a NOTIFICATION (RFC 4724 §4.2).
-    PeerDown { peer: PeerId, graceful: bool },
+    /// The session of connection `epoch` left Established; `graceful`: without a
+    /// NOTIFICATION (RFC 4724 §4.2).
+    PeerDown {
+        peer: PeerId,
+        graceful: bool,
+        epoch: u64,
+    },
     /// A decoded UPDATE with its RFC 7606 errors.
     Update { peer: PeerId, update: Update },
     /// A ROUTE-REFRESH from the neighbor (RFC 2918, RFC 7313).
@@ -129,8 +129,9 @@ pub struct PeerUp {
     /// The local address of the established connection (next-hop-self).
     pub local: IpAddr,
     pub config: PeerConfig,
-    /// The connection's writer: the RIB hands it encoded messages.
-    pub writer: mpsc::Sender<Bytes>,
+    /// The established connection's generation: its writer's pulls carry it
+    /// ([`crate::transmit`]).
+    pub epoch: u64,
     /// The peer task, to stop the session (weak: the RIB must not keep the task alive).
     pub commands: mpsc::WeakSender<PeerCommand>,
 }
@@ -154,7 +155,6 @@ struct Running {
 /// An established neighbor's links.
 struct PeerLink {
     name: String,
-    writer: mpsc::Sender<Bytes>,
     commands: mpsc::WeakSender<PeerCommand>,
 }
 
@@ -165,10 +165,8 @@ pub struct RibTask {
     peers: HashMap<PeerId, PeerLink>,
     /// Settings from the latest reload, newer than those a racing PeerUp may carry.
     reconfigured: HashMap<PeerId, PeerConfig>,
-    /// Neighbors with messages whose writer was full: retried every [`RETRY_INTERVAL`].
-    blocked: HashSet<PeerId>,
-    /// Neighbors with messages whose writer had room: served again on the next turn.
-    ready: HashSet<PeerId>,
+    /// The writers' pulls.
+    transmitter: Transmitter,
     listings: Vec<Running>,
     /// The FIB task's queue, with `[kernel]`; `None` also once the FIB task is gone.
     fib: Option<mpsc::Sender<FibCommand>>,
@@ -196,8 +194,7 @@ impl RibTask {
             events,
             peers: HashMap::new(),
             reconfigured: HashMap::new(),
-            blocked: HashSet::new(),
-            ready: HashSet::new(),
+            transmitter: Transmitter::default(),
             listings: Vec::new(),
             fib: None,
             fib_queue: Vec::new(),
@@ -209,6 +206,11 @@ impl RibTask {
             sweep_ready: false,
             restart: Arc::new(RestartStatus::default()),
         }
+    }
+
+    /// Where the peer tasks' writers pull their UPDATEs.
+    pub fn pulls(&self) -> Pulls {
+        self.transmitter.pulls()
     }
 
     /// The figures this task keeps up to date for the daemon.
@@ -237,7 +239,7 @@ impl RibTask {
         let mut batches: u32 = 0;
         loop {
             self.expire_stale_timers();
-            if self.rib.pending_decisions() > 0 || !self.ready.is_empty() {
+            if self.rib.pending_decisions() > 0 || self.transmitter.has_ready() {
                 batches += 1;
                 if batches.is_multiple_of(LISTING_EVERY) {
                     self.serve_listings();
@@ -249,14 +251,13 @@ impl RibTask {
                         Err(mpsc::error::TryRecvError::Disconnected) => return,
                     }
                 }
+                // At most one pull per connection waits: the drain is bounded.
+                self.transmitter.drain(&mut self.rib);
                 if self.rib.pending_decisions() > 0 {
                     let outputs = self.rib.run_decisions(DECISION_BUDGET);
                     self.outputs(outputs);
                 }
-                let ready: Vec<PeerId> = self.ready.drain().collect();
-                for peer in ready {
-                    self.transmit(peer);
-                }
+                self.transmitter.serve_ready(&mut self.rib);
                 self.forward_to_fib().await;
                 // Other tasks (the writers above all) run between batches.
                 tokio::task::yield_now().await;
@@ -267,7 +268,7 @@ impl RibTask {
                 // The end of a selection deferral queued the deferred decisions.
                 continue;
             }
-            let waiting = !self.blocked.is_empty() || !self.listings.is_empty();
+            let waiting = !self.listings.is_empty();
             let convergence_at = tokio::time::Instant::from_std(self.convergence.deadline());
             let stale_at = self.stale_timers.values().min().copied();
             let sweep_at = (self.sweep_ready
@@ -278,13 +279,8 @@ impl RibTask {
                     Some(event) => self.event(event),
                     None => return,
                 },
-                _ = retry.tick(), if waiting => {
-                    let blocked: Vec<PeerId> = self.blocked.drain().collect();
-                    for peer in blocked {
-                        self.transmit(peer);
-                    }
-                    self.serve_listings();
-                }
+                Some(pull) = self.transmitter.recv() => self.transmitter.pull(pull, &mut self.rib),
+                _ = retry.tick(), if waiting => self.serve_listings(),
                 () = tokio::time::sleep_until(convergence_at), if self.convergence.pending() => {}
                 () = sleep_until_some(stale_at), if stale_at.is_some() => {}
                 () = sleep_until_some(sweep_at), if sweep_at.is_some() => {}
@@ -365,7 +361,7 @@ impl RibTask {
                     negotiated,
                     local,
                     config,
-                    writer,
+                    epoch,
                     commands,
                 } = *up;
                 let config = self.reconfigured.get(&peer).cloned().unwrap_or(config);
@@ -384,20 +380,18 @@ impl RibTask {
                     session: negotiated,
                     local: LocalAddresses::from_session(local),
                 };
-                self.peers.insert(
-                    peer,
-                    PeerLink {
-                        name,
-                        writer,
-                        commands,
-                    },
-                );
+                self.peers.insert(peer, PeerLink { name, commands });
+                // Before the RIB's own PeerUp, whose Transmit answers a parked pull.
+                self.transmitter.up(peer, epoch);
                 self.apply(RibInput::PeerUp(Box::new(up)));
                 self.count_stale();
             }
-            RibEvent::PeerDown { peer, graceful } => {
-                self.blocked.remove(&peer);
-                self.ready.remove(&peer);
+            RibEvent::PeerDown {
+                peer,
+                graceful,
+                epoch,
+            } => {
+                self.transmitter.down(peer, epoch);
                 self.peers.remove(&peer);
                 self.convergence.down(peer);
                 self.apply(RibInput::PeerDown { peer, graceful });
@@ -457,6 +451,7 @@ impl RibTask {
                 // Ids are never reused: nothing kept for it is needed again (its PeerDown, if
                 // it was up, may still follow and needs none of it).
                 self.reconfigured.remove(&peer);
+                self.transmitter.forget(peer);
                 self.convergence.neighbor_removed(peer);
                 // A neighbor restarting when it is removed: its stale routes go now.
                 if self.rib.is_restarting(peer) {
@@ -522,7 +517,7 @@ impl RibTask {
                         self.fib_queue.push(change);
                     }
                 }
-                RibOutput::Transmit(peer) => self.transmit(peer),
+                RibOutput::Transmit(peer) => self.transmitter.transmit(peer, &mut self.rib),
                 RibOutput::StopPeer { peer, notification } => {
                     let Some(link) = self.peers.get(&peer) else {
                         continue;
@@ -566,45 +561,6 @@ impl RibTask {
                     self.sweep_ready = true;
                 }
             }
-        }
-    }
-
-    /// Hands the neighbor's writer as many messages as it has room for, keeping
-    /// [`SESSION_HEADROOM`] slots for the session's own messages. A neighbor left with
-    /// messages is served again on the next turn, or after [`RETRY_INTERVAL`] when its writer
-    /// is full.
-    fn transmit(&mut self, peer: PeerId) {
-        let Some(link) = self.peers.get(&peer) else {
-            return;
-        };
-        self.blocked.remove(&peer);
-        self.ready.remove(&peer);
-        for _ in 0..TRANSMIT_ROUNDS {
-            if !self.rib.has_messages(peer) {
-                return;
-            }
-            let room = link.writer.capacity().saturating_sub(SESSION_HEADROOM);
-            if room == 0 {
-                self.blocked.insert(peer);
-                return;
-            }
-            let permits = match link.writer.try_reserve_many(room) {
-                Ok(permits) => permits,
-                Err(mpsc::error::TrySendError::Full(())) => {
-                    self.blocked.insert(peer);
-                    return;
-                }
-                // The connection is closing; PeerDown follows.
-                Err(mpsc::error::TrySendError::Closed(())) => return,
-            };
-            // A step of a long table walk may yield nothing (see `Rib::take_messages`).
-            let messages = self.rib.take_messages(peer, room);
-            for (permit, message) in permits.zip(messages) {
-                permit.send(message);
-            }
-        }
-        if self.rib.has_messages(peer) {
-            self.ready.insert(peer);
         }
     }
 

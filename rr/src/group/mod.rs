@@ -504,16 +504,19 @@ impl Group {
         })
     }
 
-    /// Up to `max` messages for `peer`, in order; they count as sent.
-    pub fn take(&mut self, peer: PeerId, max: usize) -> Vec<Bytes> {
+    /// Messages for `peer`, in order, until they add up to `max_bytes` octets or more (the
+    /// last one may cross the budget, so a writer's room is filled); they count as sent.
+    pub fn take(&mut self, peer: PeerId, max_bytes: usize) -> Vec<Bytes> {
         let Some(member) = self.members.get_mut(&peer) else {
             return Vec::new();
         };
         let table = &self.table;
         let mut out = Vec::new();
+        let mut bytes = 0;
         let mut chunks = 0;
-        while out.len() < max {
+        while bytes < max_bytes {
             if let Some(message) = member.private.pop_front() {
+                bytes += message.len();
                 out.push(message);
                 continue;
             }
@@ -551,6 +554,7 @@ impl Group {
             }
             match table.log.get(member.cursor) {
                 Some(message) => {
+                    bytes += message.len();
                     out.push(message.clone());
                     member.cursor += 1;
                 }
