@@ -79,7 +79,8 @@ pub struct PeerTask {
     links_tx: mpsc::Sender<LinkEvent>,
     outgoing: Option<Connection>,
     incoming: Option<Connection>,
-    connect: Option<JoinHandle<()>>,
+    /// The connect attempt in flight and its number.
+    connect: Option<(u64, JoinHandle<()>)>,
     /// The socket the driver is deciding on (just connected or accepted).
     in_hand: Option<TcpStream>,
     /// Closed connections flushing their last messages, each bounded by [`CLOSE_FLUSH`].
@@ -168,9 +169,7 @@ impl PeerTask {
                 break;
             }
         }
-        if let Some(connect) = self.connect.take() {
-            connect.abort();
-        }
+        self.abort_connect();
         for id in [ConnectionId::Outgoing, ConnectionId::Incoming] {
             self.close(id);
         }
@@ -216,7 +215,9 @@ impl PeerTask {
                     }
                     Err(error) => Err(ConnectFailure::from(&error)),
                 };
-                self.connect = None;
+                if self.connect.as_ref().is_some_and(|(a, _)| *a == attempt) {
+                    self.connect = None;
+                }
                 self.driver.connected(now(), attempt, result);
                 self.carry_out();
                 // A stale attempt's socket is not installed: it closes here.
@@ -235,22 +236,17 @@ impl PeerTask {
         while let Some(effect) = self.driver.poll_effect() {
             match effect {
                 Effect::Connect { attempt } => {
-                    if let Some(connect) = self.connect.take() {
-                        connect.abort();
-                    }
+                    self.abort_connect();
                     let links = self.links_tx.clone();
                     let settings = self.driver.settings();
                     let (address, transport) = (settings.address, settings.transport.clone());
-                    self.connect = Some(tokio::spawn(async move {
+                    let task = tokio::spawn(async move {
                         let result = socket::connect(address, &transport).await;
                         let _ = links.send(LinkEvent::Connected { attempt, result }).await;
-                    }));
+                    });
+                    self.connect = Some((attempt, task));
                 }
-                Effect::AbortConnect => {
-                    if let Some(connect) = self.connect.take() {
-                        connect.abort();
-                    }
-                }
+                Effect::AbortConnect => self.abort_connect(),
                 Effect::Install { id, generation } => match self.in_hand.take() {
                     Some(stream) => self.install(id, generation, stream),
                     None => {
@@ -324,6 +320,12 @@ impl PeerTask {
         };
         if let Some(old) = self.slot(id).replace(connection) {
             self.flush_and_close(old);
+        }
+    }
+
+    fn abort_connect(&mut self) {
+        if let Some((_, task)) = self.connect.take() {
+            task.abort();
         }
     }
 
