@@ -39,6 +39,7 @@ use crate::restart::{RestartBits, RestartStatus};
 use crate::rib::{self, RibEvent, RibTask, RouteQuery};
 use crate::socket;
 use crate::systemd::Notifier;
+use crate::transmit::Pulls;
 
 /// How long stopping sessions may take to send their NOTIFICATIONs on shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
@@ -87,6 +88,8 @@ pub struct Daemon {
     notifier: Notifier,
     /// The RIB task's queue.
     rib: mpsc::Sender<RibEvent>,
+    /// Where connection writers pull UPDATEs from the RIB task (handed to each peer task).
+    rib_pulls: Pulls,
     /// The RIB task until `run` starts it.
     rib_task: Option<RibTask>,
     /// The next neighbor number for the RIB; never reused, so that a late input of a removed
@@ -124,6 +127,7 @@ impl Daemon {
         let restart_status = rib_task.restart_status();
         Ok(Daemon {
             rib,
+            rib_pulls: rib_task.pulls(),
             rib_task: Some(rib_task),
             next_peer: 0,
             fib: None,
@@ -659,7 +663,13 @@ impl Daemon {
             config: settings.rib.clone(),
         });
         self.link_local_interface(&neighbor.address);
-        let handle = PeerHandle::spawn(id, settings, self.seed, self.rib.clone());
+        let handle = PeerHandle::spawn(
+            id,
+            settings,
+            self.seed,
+            self.rib.clone(),
+            self.rib_pulls.clone(),
+        );
         self.peers.insert(neighbor.address.clone(), handle);
     }
 
@@ -1001,10 +1011,7 @@ fn json<T: serde::Serialize>(value: &T) -> String {
 fn neighbor_view(peer: &PeerHandle) -> protocol::Neighbor {
     let status = peer.status.borrow();
     let settings = &peer.settings;
-    let uptime_s = status
-        .established_at
-        .and_then(|at| std::time::SystemTime::now().duration_since(at).ok())
-        .map_or(0, |d| d.as_secs());
+    let uptime_s = status.established_at.map_or(0, |at| at.elapsed().as_secs());
     protocol::Neighbor {
         name: settings.name.clone(),
         address: settings.display_address.clone(),
@@ -1035,7 +1042,7 @@ fn neighbor_view(peer: &PeerHandle) -> protocol::Neighbor {
         received: status.prefixes_received,
         accepted: status.prefixes_received,
         advertised: 0,
-        last_error: status.last_error.clone(),
+        last_error: status.last_error.as_ref().map(ToString::to_string),
     }
 }
 

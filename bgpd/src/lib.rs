@@ -19,3 +19,4 @@ pub mod restart;
 pub mod rib;
 pub mod socket;
 pub mod systemd;
+pub mod transmit;

@@ -3,29 +3,28 @@
 //! daemon feed it through one bounded channel of [`RibEvent`]s (a full channel stops the
 //! sending peer task, which then stops reading its socket: TCP pushes back on the neighbor);
 //! it runs the node's decisions in bounded batches between inputs, sleeps until the node's
-//! next timer, hands each neighbor's writer the encoded messages of its update group (shared
-//! `Bytes`, only as many as the writer has room for) and answers `bgpctl show routes` in
-//! chunks. It also translates configuration into `rr`'s own types ([`peer_config`],
-//! [`rib_config`], [`local_route`]).
+//! next timer, answers the connections' writers when they pull the encoded messages of their
+//! update group (shared `Bytes`, as many octets as the writer has room for; see
+//! [`crate::transmit`]) and answers `bgpctl show routes` in chunks. It also translates
+//! configuration into `rr`'s own types ([`peer_config`], [`rib_config`], [`local_route`]).
 //!
-//! The RIB writes into the connection's writer queue itself rather than through the peer task:
-//! one hop less per message, and the peer task stays free for its timers. The session is not
-//! told of those writes, so KEEPALIVEs go out on schedule even while UPDATEs flow (RFC 4271
-//! §4.4 only requires that they are not sent more often than the keepalive interval).
+//! The writers pull from the RIB directly rather than through the peer task: one hop less
+//! per message, and the peer task stays free for its timers. The session is not told of
+//! those writes, so KEEPALIVEs go out on schedule even while UPDATEs flow (RFC 4271 §4.4
+//! only requires that they are not sent more often than the keepalive interval).
 //!
 //! With `[kernel]`, forwarding changes go to the FIB task (`crate::fib`): the RIB task awaits
 //! room in its queue (backpressure: a kernel that falls behind slows the RIB, which slows the
 //! peers). When the node allows the sweep (initial convergence, RFC 4724 §4.1 for a
 //! restarting speaker), the FIB is told once every change before it is in its queue.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::num::NonZeroUsize;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use ipnet::IpNet;
 use proto::attr::{Community, LargeCommunity, Origin};
 use proto::route_refresh::RouteRefresh;
@@ -45,6 +44,7 @@ use crate::control::protocol::{self, RouteTable};
 use crate::fib::FibCommand;
 use crate::peer::PeerCommand;
 use crate::restart::RestartStatus;
+use crate::transmit::{Pulls, Transmitter};
 
 /// Inputs waiting for the RIB task; a full queue stops the peer tasks that send to it (each
 /// stops reading its socket), never drops an input. Small: what waits here is latency (an
@@ -54,12 +54,7 @@ pub const RIB_QUEUE: usize = 64;
 const DECISION_BUDGET: usize = 4096;
 /// Inputs applied between two decision batches, so that neither starves the other.
 const INPUT_BATCH: usize = 16;
-/// Writer slots left to the peer task's own messages (KEEPALIVE, NOTIFICATION,
-/// ROUTE-REFRESH), so that the RIB never fills a writer and makes the session look blocked.
-const SESSION_HEADROOM: usize = 16;
-/// Hand-overs to one writer per transmit; the rest waits for the next retry.
-const TRANSMIT_ROUNDS: usize = 4;
-/// How often writers that were full, and listings waiting for their client, are retried.
+/// How often listings waiting for their client are retried.
 const RETRY_INTERVAL: Duration = Duration::from_millis(20);
 /// Prefixes per chunk of a `show routes` listing.
 const ROUTE_CHUNK: usize = 512;
@@ -73,8 +68,13 @@ const LISTING_EVERY: u32 = 16;
 pub enum RibEvent {
     /// A session reached Established (`proto::session::Action::Up`).
     PeerUp(Box<PeerUp>),
-    /// The session left Established; `graceful`: without a NOTIFICATION (RFC 4724 §4.2).
-    PeerDown { peer: PeerId, graceful: bool },
+    /// The session of connection `epoch` left Established; `graceful`: without a
+    /// NOTIFICATION (RFC 4724 §4.2).
+    PeerDown {
+        peer: PeerId,
+        graceful: bool,
+        epoch: u64,
+    },
     /// A decoded UPDATE with its RFC 7606 errors.
     Update { peer: PeerId, update: Update },
     /// A ROUTE-REFRESH from the neighbor (RFC 2918, RFC 7313).
@@ -112,8 +112,9 @@ pub struct PeerUp {
     pub negotiated: Negotiated,
     /// The local address of the established connection (next-hop-self).
     pub local: IpAddr,
-    /// The connection's writer: the RIB hands it encoded messages.
-    pub writer: mpsc::Sender<Bytes>,
+    /// The established connection's generation: its writer's pulls carry it
+    /// ([`crate::transmit`]).
+    pub epoch: u64,
     /// The peer task, to stop the session (weak: the RIB must not keep the task alive).
     pub commands: mpsc::WeakSender<PeerCommand>,
 }
@@ -152,7 +153,6 @@ impl RouteQuery {
 /// An established neighbor's links.
 struct PeerLink {
     name: String,
-    writer: mpsc::Sender<Bytes>,
     commands: mpsc::WeakSender<PeerCommand>,
 }
 
@@ -161,10 +161,8 @@ pub struct RibTask {
     node: Node,
     events: mpsc::Receiver<RibEvent>,
     peers: HashMap<PeerId, PeerLink>,
-    /// Neighbors with messages whose writer was full: retried every [`RETRY_INTERVAL`].
-    blocked: HashSet<PeerId>,
-    /// Neighbors with messages whose writer had room: served again on the next turn.
-    ready: HashSet<PeerId>,
+    /// The writers' pulls.
+    transmitter: Transmitter,
     listings: Vec<Running>,
     /// The FIB task's queue, with `[kernel]`; `None` also once the FIB task is gone.
     fib: Option<mpsc::Sender<FibCommand>>,
@@ -191,8 +189,7 @@ impl RibTask {
             node,
             events,
             peers: HashMap::new(),
-            blocked: HashSet::new(),
-            ready: HashSet::new(),
+            transmitter: Transmitter::default(),
             listings: Vec::new(),
             fib: None,
             fib_queue: VecDeque::new(),
@@ -200,6 +197,11 @@ impl RibTask {
             sweep: false,
             restart: Arc::new(RestartStatus::default()),
         }
+    }
+
+    /// Where the peer tasks' writers pull their UPDATEs.
+    pub fn pulls(&self) -> Pulls {
+        self.transmitter.pulls()
     }
 
     /// The figures this task keeps up to date for the daemon.
@@ -227,7 +229,7 @@ impl RibTask {
         retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut batches: u32 = 0;
         loop {
-            if self.node.pending_decisions() > 0 || !self.ready.is_empty() {
+            if self.node.pending_decisions() > 0 || self.transmitter.has_ready() {
                 batches += 1;
                 if batches.is_multiple_of(LISTING_EVERY) {
                     self.serve_listings();
@@ -244,34 +246,28 @@ impl RibTask {
                         Err(mpsc::error::TryRecvError::Disconnected) => return,
                     }
                 }
+                // At most one pull per connection waits: the drain is bounded.
+                self.transmitter.drain(&mut self.node);
                 if self.node.pending_decisions() > 0 {
                     self.node.run_decisions(Instant::now(), DECISION_BUDGET);
                     self.outputs();
                 }
-                let ready: Vec<PeerId> = self.ready.drain().collect();
-                for peer in ready {
-                    self.transmit(peer);
-                }
+                self.transmitter.serve_ready(&mut self.node);
                 self.forward_to_fib().await;
                 // Other tasks (the writers above all) run between batches.
                 tokio::task::yield_now().await;
                 continue;
             }
             self.forward_to_fib().await;
-            let waiting = !self.blocked.is_empty() || !self.listings.is_empty();
+            let waiting = !self.listings.is_empty();
             let timeout = self.node.poll_timeout().map(tokio::time::Instant::from_std);
             tokio::select! {
                 event = self.events.recv() => match event {
                     Some(event) => self.event(event),
                     None => return,
                 },
-                _ = retry.tick(), if waiting => {
-                    let blocked: Vec<PeerId> = self.blocked.drain().collect();
-                    for peer in blocked {
-                        self.transmit(peer);
-                    }
-                    self.serve_listings();
-                }
+                Some(pull) = self.transmitter.recv() => self.transmitter.pull(pull, &mut self.node),
+                _ = retry.tick(), if waiting => self.serve_listings(),
                 () = sleep_until_some(timeout), if timeout.is_some() => {
                     self.node.handle_timeout(Instant::now());
                     self.outputs();
@@ -319,33 +315,34 @@ impl RibTask {
                     name,
                     negotiated,
                     local,
-                    writer,
+                    epoch,
                     commands,
                 } = *up;
-                self.peers.insert(
-                    peer,
-                    PeerLink {
-                        name,
-                        writer,
-                        commands,
-                    },
-                );
+                self.peers.insert(peer, PeerLink { name, commands });
+                // Before the node's PeerUp, whose Transmit answers a parked pull.
+                self.transmitter.up(peer, epoch);
                 NodeInput::PeerUp {
                     peer,
                     session: Box::new(negotiated),
                     local: LocalAddresses::from_session(local),
                 }
             }
-            RibEvent::PeerDown { peer, graceful } => {
-                self.blocked.remove(&peer);
-                self.ready.remove(&peer);
+            RibEvent::PeerDown {
+                peer,
+                graceful,
+                epoch,
+            } => {
+                self.transmitter.down(peer, epoch);
                 self.peers.remove(&peer);
                 NodeInput::PeerDown { peer, graceful }
             }
             RibEvent::Update { peer, update } => NodeInput::Update { peer, update },
             RibEvent::RouteRefresh { peer, refresh } => NodeInput::RouteRefresh { peer, refresh },
             RibEvent::Configure { peer, config } => NodeInput::Configure { peer, config },
-            RibEvent::Deconfigure { peer } => NodeInput::Deconfigure { peer },
+            RibEvent::Deconfigure { peer } => {
+                self.transmitter.forget(peer);
+                NodeInput::Deconfigure { peer }
+            }
             RibEvent::NeighborsKnown => NodeInput::NeighborsKnown,
             RibEvent::SetClusterId(cluster_id) => NodeInput::SetClusterId(cluster_id),
             RibEvent::Originate { prefix, route } => NodeInput::Originate { prefix, route },
@@ -394,7 +391,7 @@ impl RibTask {
                         self.fib_queue.push_back(change);
                     }
                 }
-                NodeOutput::Transmit(peer) => self.transmit(peer),
+                NodeOutput::Transmit(peer) => self.transmitter.transmit(peer, &mut self.node),
                 NodeOutput::StopPeer { peer, notification } => {
                     let Some(link) = self.peers.get(&peer) else {
                         continue;
@@ -447,45 +444,6 @@ impl RibTask {
             }
         }
         self.count_stale();
-    }
-
-    /// Hands the neighbor's writer as many messages as it has room for, keeping
-    /// [`SESSION_HEADROOM`] slots for the session's own messages. A neighbor left with
-    /// messages is served again on the next turn, or after [`RETRY_INTERVAL`] when its writer
-    /// is full.
-    fn transmit(&mut self, peer: PeerId) {
-        let Some(link) = self.peers.get(&peer) else {
-            return;
-        };
-        self.blocked.remove(&peer);
-        self.ready.remove(&peer);
-        for _ in 0..TRANSMIT_ROUNDS {
-            if !self.node.has_messages(peer) {
-                return;
-            }
-            let room = link.writer.capacity().saturating_sub(SESSION_HEADROOM);
-            if room == 0 {
-                self.blocked.insert(peer);
-                return;
-            }
-            let permits = match link.writer.try_reserve_many(room) {
-                Ok(permits) => permits,
-                Err(mpsc::error::TrySendError::Full(())) => {
-                    self.blocked.insert(peer);
-                    return;
-                }
-                // The connection is closing; PeerDown follows.
-                Err(mpsc::error::TrySendError::Closed(())) => return,
-            };
-            // A step of a long table walk may yield nothing (see `Rib::take_messages`).
-            let messages = self.node.take_messages(peer, room);
-            for (permit, message) in permits.zip(messages) {
-                permit.send(message);
-            }
-        }
-        if self.node.has_messages(peer) {
-            self.ready.insert(peer);
-        }
     }
 
     /// Sends every listing's next chunks, as many as its client has room for; finished

@@ -723,6 +723,29 @@ fn extended_messages_allow_long_updates() {
     assert_eq!(cut, Ok(Some(Bytes::from(frame))));
 }
 
+/// A reader frames up to the extended size before the session has negotiated anything; the
+/// limit in force is applied by `Message::decode` with the negotiated parameters (RFC 8654
+/// §4), so it is the one place the length is judged.
+#[test]
+fn decoding_applies_the_negotiated_maximum_to_a_whole_frame() {
+    let mut frame = hex(concat!(marker!(), "1001", "02", "0000 0000")).to_vec(); // 4097, UPDATE
+    frame.resize(4097, 0); // NLRI: default routes (zero-length prefixes)
+    let mut stream = BytesMut::from(&frame[..]);
+    let cut = split_frame(&mut stream, proto::params::MAX_EXTENDED_MESSAGE_LEN)
+        .expect("a valid header")
+        .expect("a whole frame");
+    let error = Message::decode(&cut, &plain()).expect_err("4097 octets without RFC 8654");
+    let mut sent = BytesMut::new();
+    error.notification().encode_body(&mut sent);
+    assert_eq!(
+        sent.freeze(),
+        hex("01 02 1001"),
+        "Bad Message Length, the length"
+    );
+    let update = Message::decode(&cut, &extended()).expect("within the extended maximum");
+    assert_eq!(update.message_type(), MessageType::Update);
+}
+
 #[test]
 fn frame_and_length_field_must_agree() {
     let frame = hex(concat!(marker!(), "0013", "04", "00")); // length 19 on 20 octets

@@ -58,8 +58,8 @@ const CLIENTS: u32 = 100;
 const ATTRIBUTE_SETS: u32 = 100;
 /// Decisions per `run_decisions` call.
 const BUDGET: usize = 10_000;
-/// Messages per `take_messages` call (a writer queue's room).
-const TAKE: usize = 256;
+/// Octets per `take_messages` call (a writer's pull, as `bgpd` asks for).
+const TAKE: usize = 256 * 1024;
 const SOURCE: PeerId = PeerId(1);
 
 fn params() -> SessionParams {

@@ -17,14 +17,14 @@
 //! - [`Rib::run_decisions`]`(budget)`: decides at most `budget` queued prefixes and fans the
 //!   changes out to the update groups; call it while [`Rib::pending_decisions`] is not zero,
 //!   between inputs, so that no neighbor starves the others;
-//! - [`Rib::take_messages`]`(peer, max)` after a [`RibOutput::Transmit`]: the next encoded
-//!   messages for the neighbor's writer;
+//! - [`Rib::take_messages`]`(peer, max_bytes)` after a [`RibOutput::Transmit`]: the next
+//!   encoded messages for the neighbor's writer, about `max_bytes` octets of them;
 //! - queries for `bgpctl`: [`Rib::routes`], [`Rib::received`], [`Rib::advertised`],
 //!   [`Rib::peer_summary`], [`Rib::groups`].
 //!
 //! A daemon's RIB task is a loop: apply an input and act on its outputs; while decisions are
 //! pending and no input waits, `run_decisions(budget)`; on `Transmit(peer)` or when a writer
-//! has room, `take_messages(peer, room)`.
+//! has room, `take_messages(peer, room_in_octets)`.
 //!
 //! # RFCs
 //! RFC 4271 §3.2 (RIBs), §5 (attribute handling towards internal and external neighbors),

@@ -37,7 +37,7 @@ fn members_share_encoded_messages() {
         announce(&["10.244.0.0/24", "10.244.1.0/24"], "10.0.0.1", path(&[])),
     ));
     let buffers: Vec<Vec<bytes::Bytes>> = (10..20)
-        .map(|id| lab.rib.take_messages(PeerId(id), 100))
+        .map(|id| lab.rib.take_messages(PeerId(id), usize::MAX))
         .collect();
     assert_eq!(buffers[0].len(), 1, "both prefixes in one UPDATE");
     for member in &buffers {
@@ -97,7 +97,7 @@ fn late_member_walks_the_table() {
     );
 }
 
-/// A walk over a table larger than one chunk, taken a few messages at a time.
+/// A walk over a table larger than one chunk, taken one message at a time.
 #[test]
 fn large_walk_in_small_steps() {
     let mut lab = check(reflector(CLUSTER), 0, &[]);
@@ -376,6 +376,7 @@ fn interrupted_walk_converges() {
     lab.rib.apply(input).expect("up");
     let params = member.params.mirrored();
     let mut held = std::collections::BTreeSet::new();
+    // A budget of one octet takes one message.
     for message in lab.rib.take_messages(PeerId(10), 1) {
         apply_lines(&mut held, &describe_message(&message, &params));
     }

@@ -434,16 +434,19 @@ impl Group {
         })
     }
 
-    /// Up to `max` messages for `peer`, in order; they count as sent.
-    pub fn take(&mut self, peer: PeerId, max: usize, ctx: &mut Context<'_>) -> Vec<Bytes> {
+    /// Messages for `peer`, in order, until they add up to `max_bytes` octets or more (the
+    /// last one may cross the budget, so a writer's room is filled); they count as sent.
+    pub fn take(&mut self, peer: PeerId, max_bytes: usize, ctx: &mut Context<'_>) -> Vec<Bytes> {
         let Some(member) = self.members.get_mut(&peer) else {
             return Vec::new();
         };
         let mut out = Vec::new();
+        let mut bytes = 0;
         let mut chunks = 0;
         let mut exporter = Exporter::new(ctx.speaker, &self.key);
-        while out.len() < max {
+        while bytes < max_bytes {
             if let Some(message) = member.private.pop_front() {
+                bytes += message.len();
                 out.push(message);
                 continue;
             }
@@ -466,6 +469,7 @@ impl Group {
             }
             match self.log.get(member.cursor) {
                 Some(message) => {
+                    bytes += message.len();
                     out.push(message.clone());
                     member.cursor += 1;
                 }

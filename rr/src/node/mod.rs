@@ -272,9 +272,9 @@ impl Node {
         self.outputs.pop_front()
     }
 
-    /// Up to `max` messages for `peer` (see [`Rib::take_messages`]).
-    pub fn take_messages(&mut self, peer: PeerId, max: usize) -> Vec<bytes::Bytes> {
-        self.rib.take_messages(peer, max)
+    /// Messages for `peer` up to about `max_bytes` octets (see [`Rib::take_messages`]).
+    pub fn take_messages(&mut self, peer: PeerId, max_bytes: usize) -> Vec<bytes::Bytes> {
+        self.rib.take_messages(peer, max_bytes)
     }
 
     pub fn has_messages(&self, peer: PeerId) -> bool {

@@ -317,10 +317,11 @@ impl Rib {
         }
     }
 
-    /// Up to `max` messages for `peer`, in order. They count as sent: hand them to the
-    /// neighbor's writer. Empty when nothing is waiting (a long table walk may also return
-    /// few or none while [`Rib::has_messages`] stays true; call again).
-    pub fn take_messages(&mut self, peer: PeerId, max: usize) -> Vec<Bytes> {
+    /// Messages for `peer`, in order, until they add up to `max_bytes` octets (the last may
+    /// cross it). They count as sent: hand them to the neighbor's writer. Empty when nothing
+    /// is waiting (a long table walk may also return few or none while [`Rib::has_messages`]
+    /// stays true; call again).
+    pub fn take_messages(&mut self, peer: PeerId, max_bytes: usize) -> Vec<Bytes> {
         let Some(group) = self.peers.get(&peer).map(|p| p.group) else {
             return Vec::new();
         };
@@ -343,7 +344,7 @@ impl Rib {
             peers,
             interner,
         };
-        let messages = group.take(peer, max, &mut ctx);
+        let messages = group.take(peer, max_bytes, &mut ctx);
         self.collect_graves();
         messages
     }

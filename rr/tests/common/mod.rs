@@ -313,7 +313,7 @@ pub struct Lab {
     params: BTreeMap<u32, SessionParams>,
     /// Decisions run per call of `run_decisions`.
     pub budget: usize,
-    /// Messages taken per call of `take_messages`.
+    /// Octets taken per call of `take_messages` (a writer's room).
     pub take: usize,
 }
 
@@ -326,7 +326,7 @@ impl Lab {
             rib: Rib::new(config),
             params: BTreeMap::new(),
             budget: 1000,
-            take: 1000,
+            take: 1 << 20,
         }
     }
 
