@@ -34,7 +34,7 @@
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::num::NonZeroUsize;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -55,7 +55,7 @@ use tracing::{debug, info, warn};
 use crate::control::failure;
 use crate::control::protocol::{self, RouteTable};
 use crate::convergence::{Convergence, CONVERGENCE_TIMEOUT};
-use crate::fib::FibCommand;
+use crate::fib::{FibCommand, KernelRouteEvent};
 use crate::peer::PeerCommand;
 use crate::restart::RestartStatus;
 
@@ -99,10 +99,6 @@ pub enum RibEvent {
     Originate { prefix: IpNet, route: LocalRoute },
     /// A configured `[[route]]` was removed.
     WithdrawLocal { prefix: IpNet },
-    /// A kernel route matching `[kernel.advertise]` appeared (`present`) or the last one
-    /// went away. Originated with next hop self towards every neighbor, unless a `[[route]]`
-    /// of the same prefix is configured (its attributes win; each keeps the route alive).
-    KernelRoute { prefix: IpNet, present: bool },
     /// A neighbor was configured (initial convergence waits for its End-of-RIB).
     NeighborAdded { peer: PeerId },
     /// A neighbor was deconfigured: what the RIB task kept about it goes.
@@ -179,8 +175,13 @@ pub struct RibTask {
     convergence: Convergence,
     /// Prefixes of configured `[[route]]`s, with their attributes.
     configured: HashMap<IpNet, LocalRoute>,
-    /// Prefixes with a kernel route matching `[kernel.advertise]`.
+    /// Prefixes with a kernel route matching `[kernel.advertise]`: what this task originates
+    /// of the kernel (the FIB task keeps the mirror of the kernel itself).
     kernel: HashSet<IpNet>,
+    /// The FIB task's kernel-route events, straight from it (with `[kernel]`).
+    kernel_routes: Option<mpsc::Receiver<KernelRouteEvent>>,
+    /// `kernel.len()`, published for the metrics.
+    kernel_advertised: Arc<AtomicUsize>,
     /// Stale timers the RIB asked for (RFC 4724 §4.2, RFC 9494 §4.2), per neighbor and family.
     stale_timers: HashMap<(PeerId, AfiSafi), tokio::time::Instant>,
     /// The deferred decisions have run: the FIB may sweep once their changes are queued.
@@ -205,6 +206,8 @@ impl RibTask {
             convergence: Convergence::new(std::time::Instant::now(), CONVERGENCE_TIMEOUT),
             configured: HashMap::new(),
             kernel: HashSet::new(),
+            kernel_routes: None,
+            kernel_advertised: Arc::new(AtomicUsize::new(0)),
             stale_timers: HashMap::new(),
             sweep_ready: false,
             restart: Arc::new(RestartStatus::default()),
@@ -225,9 +228,19 @@ impl RibTask {
         self.restart.restarting.store(true, Ordering::Relaxed);
     }
 
-    /// Hands forwarding changes to the FIB task from now on.
-    pub fn set_fib(&mut self, fib: mpsc::Sender<FibCommand>) {
+    /// Hands forwarding changes to the FIB task from now on, and takes its kernel-route events.
+    pub fn set_fib(
+        &mut self,
+        fib: mpsc::Sender<FibCommand>,
+        kernel_routes: mpsc::Receiver<KernelRouteEvent>,
+    ) {
         self.fib = Some(fib);
+        self.kernel_routes = Some(kernel_routes);
+    }
+
+    /// The number of kernel routes originated into BGP, kept up to date by this task.
+    pub fn kernel_advertised(&self) -> Arc<AtomicUsize> {
+        Arc::clone(&self.kernel_advertised)
     }
 
     /// Runs until every sender of the channel is gone.
@@ -247,6 +260,12 @@ impl RibTask {
                         Ok(event) => self.event(event),
                         Err(mpsc::error::TryRecvError::Empty) => break,
                         Err(mpsc::error::TryRecvError::Disconnected) => return,
+                    }
+                }
+                for _ in 0..INPUT_BATCH {
+                    match self.kernel_routes.as_mut().map(mpsc::Receiver::try_recv) {
+                        Some(Ok(event)) => self.kernel_route(event),
+                        _ => break,
                     }
                 }
                 if self.rib.pending_decisions() > 0 {
@@ -278,6 +297,7 @@ impl RibTask {
                     Some(event) => self.event(event),
                     None => return,
                 },
+                Some(event) = next_kernel_route(&mut self.kernel_routes) => self.kernel_route(event),
                 _ = retry.tick(), if waiting => {
                     let blocked: Vec<PeerId> = self.blocked.drain().collect();
                     for peer in blocked {
@@ -435,23 +455,6 @@ impl RibTask {
                     self.apply(RibInput::WithdrawLocal { prefix });
                 }
             }
-            RibEvent::KernelRoute { prefix, present } => {
-                let changed = if present {
-                    self.kernel.insert(prefix)
-                } else {
-                    self.kernel.remove(&prefix)
-                };
-                if changed && !self.configured.contains_key(&prefix) {
-                    self.apply(if present {
-                        RibInput::Originate {
-                            prefix,
-                            route: LocalRoute::default(),
-                        }
-                    } else {
-                        RibInput::WithdrawLocal { prefix }
-                    });
-                }
-            }
             RibEvent::NeighborAdded { peer } => self.convergence.neighbor_added(peer),
             RibEvent::NeighborRemoved { peer } => {
                 // Ids are never reused: nothing kept for it is needed again (its PeerDown, if
@@ -497,6 +500,33 @@ impl RibTask {
                 // A client that went away needs no answer.
                 let _ = lines.try_send(lines_out);
             }
+        }
+    }
+
+    /// A kernel route matching `[kernel.advertise]` appeared or the last one went away: it is
+    /// originated with next hop self towards every neighbor, unless a `[[route]]` of the same
+    /// prefix is configured (its attributes win; each keeps the route alive).
+    fn kernel_route(&mut self, event: KernelRouteEvent) {
+        let (prefix, present) = match event {
+            KernelRouteEvent::Add { prefix } => (prefix, true),
+            KernelRouteEvent::Remove { prefix } => (prefix, false),
+        };
+        let changed = if present {
+            self.kernel.insert(prefix)
+        } else {
+            self.kernel.remove(&prefix)
+        };
+        self.kernel_advertised
+            .store(self.kernel.len(), Ordering::Relaxed);
+        if changed && !self.configured.contains_key(&prefix) {
+            self.apply(if present {
+                RibInput::Originate {
+                    prefix,
+                    route: LocalRoute::default(),
+                }
+            } else {
+                RibInput::WithdrawLocal { prefix }
+            });
         }
     }
 
@@ -840,6 +870,20 @@ async fn sleep_until_some(at: Option<tokio::time::Instant>) {
     }
 }
 
+/// The FIB task's next kernel-route event; never without `[kernel]` or once the FIB is gone.
+async fn next_kernel_route(
+    events: &mut Option<mpsc::Receiver<KernelRouteEvent>>,
+) -> Option<KernelRouteEvent> {
+    let Some(receiver) = events else {
+        return std::future::pending().await;
+    };
+    let event = receiver.recv().await;
+    if event.is_none() {
+        *events = None;
+    }
+    event
+}
+
 pub fn new_task(config: &config::Config, router_id: RouterId) -> (mpsc::Sender<RibEvent>, RibTask) {
     let (sender, events) = mpsc::channel(RIB_QUEUE);
     let mut task = RibTask::new(rib_config(config, router_id), events);
@@ -934,24 +978,27 @@ mod tests {
         assert_eq!(node.ecmp_max_paths.get(), 4);
     }
 
-    /// Where a local route comes from, after each event: `None` when it is not in the Loc-RIB.
-    fn check_local_source(steps: &[(RibEvent, Option<&str>)]) {
+    /// What originates the local route of one prefix, step by step.
+    enum Local {
+        Configured,
+        Unconfigured,
+        Kernel(bool),
+    }
+
+    /// Where a local route comes from, after each step: `None` when it is not in the Loc-RIB.
+    fn check_local_source(steps: &[(Local, Option<&str>)]) {
         let (_events, mut task) = new_task(&config(GLOBAL), ROUTER_ID);
         let prefix: IpNet = "10.244.1.0/26".parse().expect("literal");
-        for (i, (event, expected)) in steps.iter().enumerate() {
-            let event = match event {
-                RibEvent::Originate { route, .. } => RibEvent::Originate {
+        for (i, (step, expected)) in steps.iter().enumerate() {
+            match step {
+                Local::Configured => task.event(RibEvent::Originate {
                     prefix,
-                    route: route.clone(),
-                },
-                RibEvent::WithdrawLocal { .. } => RibEvent::WithdrawLocal { prefix },
-                RibEvent::KernelRoute { present, .. } => RibEvent::KernelRoute {
-                    prefix,
-                    present: *present,
-                },
-                _ => unreachable!("only local route events are checked"),
-            };
-            task.event(event);
+                    route: LocalRoute::default(),
+                }),
+                Local::Unconfigured => task.event(RibEvent::WithdrawLocal { prefix }),
+                Local::Kernel(true) => task.kernel_route(KernelRouteEvent::Add { prefix }),
+                Local::Kernel(false) => task.kernel_route(KernelRouteEvent::Remove { prefix }),
+            }
             task.rib.run_decisions(DECISION_BUDGET);
             let from: Vec<String> = task
                 .rib
@@ -959,31 +1006,24 @@ mod tests {
                 .map(|view| task.loc_rib_route(&view).from)
                 .collect();
             assert_eq!(from.first().map(String::as_str), *expected, "step {i}");
+            let kernel = usize::from(task.kernel.contains(&prefix));
+            assert_eq!(task.kernel_advertised().load(Ordering::Relaxed), kernel);
         }
     }
 
     #[test]
     fn kernel_and_configured_routes_of_one_prefix() {
-        let any: IpNet = "0.0.0.0/0".parse().expect("literal");
-        let kernel = |present| RibEvent::KernelRoute {
-            prefix: any,
-            present,
-        };
-        let configured = || RibEvent::Originate {
-            prefix: any,
-            route: LocalRoute::default(),
-        };
-        let unconfigured = || RibEvent::WithdrawLocal { prefix: any };
+        use Local::*;
         check_local_source(&[
-            (kernel(true), Some(KERNEL_SOURCE)),
-            (configured(), Some(LOCAL_SOURCE)),
+            (Kernel(true), Some(KERNEL_SOURCE)),
+            (Configured, Some(LOCAL_SOURCE)),
             // The configured route keeps it when the kernel route goes, and the other way.
-            (kernel(false), Some(LOCAL_SOURCE)),
-            (kernel(true), Some(LOCAL_SOURCE)),
-            (unconfigured(), Some(KERNEL_SOURCE)),
-            (kernel(false), None),
-            (configured(), Some(LOCAL_SOURCE)),
-            (unconfigured(), None),
+            (Kernel(false), Some(LOCAL_SOURCE)),
+            (Kernel(true), Some(LOCAL_SOURCE)),
+            (Unconfigured, Some(KERNEL_SOURCE)),
+            (Kernel(false), None),
+            (Configured, Some(LOCAL_SOURCE)),
+            (Unconfigured, None),
         ]);
     }
 

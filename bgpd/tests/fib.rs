@@ -530,16 +530,22 @@ fn advertise_pools_from_the_datastore() {
         return;
     };
     ns.run(|ns| async move {
-        // No `prefixes`: the pools come from the datastore (never contacted here).
+        // No `prefixes`: the pools come from the datastore (never contacted here), combined
+        // into the configuration the daemon reloads, whose advertise filter the FIB takes.
         let advertise = "[kernel.advertise]\nprotocols = [\"boot\"]\nblackhole = true\n\
                          [etcd]\nendpoints = [\"http://127.0.0.1:2379\"]\nnode = \"test\"\n";
+        let pools = |pool: &str| {
+            let with_pool =
+                advertise.replace("blackhole", &format!("prefixes = [\"{pool}\"]\nblackhole"));
+            kernel_config(false, 16, &with_pool).advertise
+        };
         let (fib, mut events) = Fib::start(&kernel_config(false, 16, advertise))
             .await
             .expect("start");
         ns.ip(&["route", "add", "blackhole", "10.244.1.0/26"]);
         fib.flush().await.expect("flush");
         assert_eq!(events.try_recv().ok(), None, "no pools yet");
-        fib.advertise_pools(vec![net("10.244.0.0/16")])
+        fib.set_advertise(pools("10.244.0.0/16"))
             .await
             .expect("pools");
         assert_eq!(
@@ -548,7 +554,7 @@ fn advertise_pools_from_the_datastore() {
                 prefix: net("10.244.1.0/26")
             })
         );
-        fib.advertise_pools(vec![net("10.245.0.0/16")])
+        fib.set_advertise(pools("10.245.0.0/16"))
             .await
             .expect("pools");
         assert_eq!(

@@ -12,13 +12,11 @@ use ipnet::IpNet;
 use super::state::{KernelRoute, RouteKind};
 
 /// The advertise filter, from `config::KernelAdvertise`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Advertise {
-    /// Empty matches nothing: with no `prefixes` in the file, the daemon passes the datastore's
-    /// pools ([`Advertise::set_pools`]).
+    /// Empty matches nothing: with no `prefixes` in the file, the datastore's pools fill them
+    /// (`config::Config::combine`), and a reload brings them.
     pools: Vec<IpNet>,
-    /// The file listed the pools: the datastore's do not replace them.
-    pools_configured: bool,
     protocols: Vec<RouteProtocol>,
     /// Empty: any interface.
     interfaces: Vec<InterfacePattern>,
@@ -29,20 +27,10 @@ impl Advertise {
     pub fn new(config: &KernelAdvertise) -> Advertise {
         Advertise {
             pools: config.prefixes.clone(),
-            pools_configured: !config.prefixes.is_empty(),
             protocols: config.protocols.clone(),
             interfaces: config.interfaces.clone(),
             blackhole: config.blackhole,
         }
-    }
-
-    /// The datastore's pools, used when the file lists none; returns whether the filter changed.
-    pub fn set_pools(&mut self, pools: Vec<IpNet>) -> bool {
-        if self.pools_configured || self.pools == pools {
-            return false;
-        }
-        self.pools = pools;
-        true
     }
 
     /// Whether `route` is one to advertise; `links` names interfaces by index.

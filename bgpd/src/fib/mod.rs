@@ -46,7 +46,7 @@
 //! kernel_routes.recv():  Add    ─► RibInput::Originate { prefix, route: LocalRoute::default() }
 //!                        Remove ─► RibInput::WithdrawLocal { prefix }
 //! End-of-RIB from every peer (or the restart timer) ─► fib.initial_convergence_done()
-//! etcd /config pools            ─► fib.advertise_pools(pools)
+//! reload of [kernel.advertise]  ─► fib.set_advertise(advertise)   (etcd /config pools too)
 //! fe80::1%eth0 neighbor         ─► fib.link_local_interface(fe80::1, ifindex of eth0)
 //! bgpctl show fib               ─► fib.status() : Vec<FibEntry> (serde: prefix, next_hops,
 //!                                                  installed, error)
@@ -64,13 +64,12 @@ use std::io;
 use std::net::Ipv6Addr;
 use std::time::Duration;
 
-use ipnet::IpNet;
 use rr::{FibChange, FibOp};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-pub use state::{FibEntry, KernelRouteEvent};
+pub use state::{FibEntry, FibFigures, KernelRouteEvent};
 
 use advertise::Advertise;
 use netlink::{group, Incoming, NetlinkSocket, Owner};
@@ -124,10 +123,15 @@ pub enum FibCommand {
     InitialConvergenceDone,
     /// The interface of an IPv6 link-local next hop (from a neighbor's `fe80::1%eth0`).
     LinkLocalInterface { address: Ipv6Addr, interface: u32 },
-    /// The datastore's pools, for `[kernel.advertise]` without `prefixes`.
-    AdvertisePools(Vec<IpNet>),
+    /// A new `[kernel.advertise]` (a reload, or the datastore's pools where the file lists
+    /// none); `None`: no kernel route is advertised. The kernel routes are judged again.
+    SetAdvertise(Option<config::KernelAdvertise>),
+    /// A new `persist_on_exit`, read when the task stops.
+    SetPersistOnExit(bool),
     /// The table for `bgpctl show fib`.
     Status(oneshot::Sender<Vec<FibEntry>>),
+    /// The counts for the metrics and the restart bits, without the table.
+    Figures(oneshot::Sender<FibFigures>),
     /// Answered once every change so far has been acknowledged (or refused) by the kernel.
     Flush(oneshot::Sender<()>),
     /// Stop: delete our routes unless `persist_on_exit`; answered when done.
@@ -246,13 +250,22 @@ impl Fib {
             .await
     }
 
-    pub async fn advertise_pools(&self, pools: Vec<IpNet>) -> Result<(), FibError> {
-        self.send(FibCommand::AdvertisePools(pools)).await
+    pub async fn set_advertise(
+        &self,
+        advertise: Option<config::KernelAdvertise>,
+    ) -> Result<(), FibError> {
+        self.send(FibCommand::SetAdvertise(advertise)).await
     }
 
     pub async fn status(&self) -> Result<Vec<FibEntry>, FibError> {
         let (reply, answer) = oneshot::channel();
         self.send(FibCommand::Status(reply)).await?;
+        answer.await.map_err(|_| FibError::Stopped)
+    }
+
+    pub async fn figures(&self) -> Result<FibFigures, FibError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(FibCommand::Figures(reply)).await?;
         answer.await.map_err(|_| FibError::Stopped)
     }
 
@@ -389,14 +402,21 @@ impl Driver {
             FibCommand::LinkLocalInterface { address, interface } => {
                 self.state.set_link_local_scope(address, interface);
             }
-            FibCommand::AdvertisePools(pools) => {
-                if self.state.set_advertise_pools(pools) {
+            FibCommand::SetAdvertise(advertise) => {
+                if self
+                    .state
+                    .set_advertise(advertise.as_ref().map(Advertise::new))
+                {
                     // Routes the old filter passed over were not kept: judge them all anew.
                     self.resync_wanted = true;
                 }
             }
+            FibCommand::SetPersistOnExit(persist_on_exit) => self.persist_on_exit = persist_on_exit,
             FibCommand::Status(reply) => {
                 let _ = reply.send(self.state.status());
+            }
+            FibCommand::Figures(reply) => {
+                let _ = reply.send(self.state.figures());
             }
             FibCommand::Flush(reply) => self.flush_waiters.push(reply),
             FibCommand::Stop(reply) => {

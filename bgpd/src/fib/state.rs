@@ -73,6 +73,18 @@ pub struct FibEntry {
     pub error: Option<String>,
 }
 
+/// What the metrics and the restart bits need of the table, counted without listing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FibFigures {
+    /// Prefixes the kernel holds exactly as the RIB asked.
+    pub installed: usize,
+    /// Prefixes whose last attempt failed (retried).
+    pub failures: usize,
+    /// The families of which the kernel holds a route of ours (right after start: what was
+    /// adopted, the forwarding state that survived a restart).
+    pub families: proto::AfiSafiSet,
+}
+
 /// A kernel-route advertisement change for the RIB (`Originate` / `WithdrawLocal`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KernelRouteEvent {
@@ -218,12 +230,12 @@ impl FibState {
         }
     }
 
-    /// The datastore's pools for the advertise filter; returns whether the filter changed (the
-    /// kernel routes must then be dumped again to be judged by it).
-    pub fn set_advertise_pools(&mut self, pools: Vec<IpNet>) -> bool {
-        self.advertise
-            .as_mut()
-            .is_some_and(|advertise| advertise.set_pools(pools))
+    /// A new advertise filter; returns whether it differs (the kernel routes must then be
+    /// dumped again to be judged by it).
+    pub fn set_advertise(&mut self, advertise: Option<Advertise>) -> bool {
+        let changed = self.advertise != advertise;
+        self.advertise = advertise;
+        changed
     }
 
     /// Initial convergence is done: adopted routes the RIB did not claim are swept.
@@ -630,6 +642,15 @@ impl FibState {
                 }
             })
             .collect()
+    }
+
+    pub fn figures(&self) -> FibFigures {
+        let status = self.status();
+        FibFigures {
+            installed: status.iter().filter(|entry| entry.installed).count(),
+            failures: self.errors.len(),
+            families: self.installed.keys().map(rr::types::family_of).collect(),
+        }
     }
 
     fn enqueue(&mut self, prefix: IpNet) {
