@@ -255,6 +255,6 @@ fn fib_route(entry: &FibEntry) -> protocol::FibRoute {
         prefix: entry.prefix.to_string(),
         next_hops: entry.next_hops.iter().map(ToString::to_string).collect(),
         installed: entry.installed,
-        error: entry.error.clone(),
+        error: entry.error.as_ref().map(ToString::to_string),
     }
 }

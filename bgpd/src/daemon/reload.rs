@@ -112,7 +112,9 @@ impl Daemon {
                 info!(pools = ?advertise.as_ref().map(|a| &a.prefixes), "kernel advertise filter changed");
                 self.tell_fib(FibCommand::SetAdvertise(advertise));
             }
-            Action::SetPersistOnExit(persist) => self.tell_fib(FibCommand::SetPersistOnExit(persist)),
+            Action::SetPersistOnExit(persist) => {
+                self.tell_fib(FibCommand::SetPersistOnExit(persist))
+            }
             Action::RemoveNeighbor(address) => self.remove_neighbor(&address),
             Action::ChangeNeighbor {
                 neighbor,

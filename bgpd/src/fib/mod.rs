@@ -57,8 +57,12 @@
 //! in it, coalesced per prefix.
 
 mod advertise;
+mod install;
 mod netlink;
 mod state;
+mod table;
+#[cfg(test)]
+mod tests;
 
 use std::io;
 use std::net::Ipv6Addr;
@@ -69,6 +73,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+pub use install::InstallError;
+pub use netlink::KernelError;
 pub use state::{FibEntry, FibFigures, KernelRouteEvent};
 
 use advertise::Advertise;
@@ -110,6 +116,10 @@ const MONITOR_SOCKET_BUFFER: usize = 32 * 1024 * 1024;
 const READ_BUDGET: usize = 1024;
 /// Commands taken per wakeup before the task sends what they produced.
 const COMMAND_BUDGET: usize = 4096;
+/// Prefixes waiting for a decision beyond which the task takes no more commands: the command
+/// queue fills and the RIB task waits (backpressure), so the decision queue stays this short
+/// however large a burst the RIB decides.
+const QUEUE_HIGH: usize = 2 * WINDOW;
 /// A dump that takes longer than this is abandoned as an error.
 const DUMP_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -365,10 +375,13 @@ impl Driver {
                     }
                     None => self.events = None,
                 },
-                command = commands.recv(), if self.stopping.is_none() => match command {
+                command = commands.recv(), if self.stopping.is_none() && self.state.queued() < QUEUE_HIGH => match command {
                     Some(command) => {
                         self.command(command);
                         for _ in 1..COMMAND_BUDGET {
+                            if self.state.queued() >= QUEUE_HIGH {
+                                break;
+                            }
                             match commands.try_recv() {
                                 Ok(command) => self.command(command),
                                 Err(_) => break,
@@ -439,7 +452,14 @@ impl Driver {
                 let Some(change) = self.state.next_request(sequence) else {
                     break;
                 };
-                netlink::encode_request(&mut self.datagram, sequence, &change, &self.owner);
+                let next_hops = self.state.next_hops(&change);
+                netlink::encode_request(
+                    &mut self.datagram,
+                    sequence,
+                    &change,
+                    next_hops,
+                    &self.owner,
+                );
             }
             if self.datagram.is_empty() {
                 return Ok(());

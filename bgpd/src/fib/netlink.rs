@@ -93,7 +93,7 @@ pub(super) enum Incoming {
 
 /// A negative `NLMSG_ERROR` answer: the errno and the kernel's extended-ack message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct KernelError {
+pub struct KernelError {
     pub errno: i32,
     pub message: Option<String>,
 }
@@ -212,10 +212,11 @@ pub(super) fn encode_request(
     datagram: &mut Vec<u8>,
     sequence: u32,
     request: &Request,
+    next_hops: &[NextHop],
     owner: &Owner,
 ) {
     let (message, flags) = match request {
-        Request::Replace { prefix, next_hops } => (
+        Request::Replace { prefix, .. } => (
             RouteNetlinkMessage::NewRoute(route_message(owner, *prefix, owner.metric, next_hops)),
             NLM_F_REQUEST | NLM_F_ACK | NLM_F_REPLACE | NLM_F_CREATE,
         ),
@@ -517,15 +518,17 @@ mod tests {
 
     #[test]
     fn replace_request_bytes() {
+        let mut table = super::super::table::Table::new();
+        let next_hops = [NextHop {
+            address: "10.0.0.2".parse().expect("address"),
+            interface: None,
+        }];
         let request = Request::Replace {
             prefix: "10.1.0.0/24".parse().expect("prefix"),
-            next_hops: vec![NextHop {
-                address: "10.0.0.2".parse().expect("address"),
-                interface: None,
-            }],
+            next_hops: table.intern_next_hops(&next_hops),
         };
         let mut datagram = Vec::new();
-        encode_request(&mut datagram, 7, &request, &OWNER);
+        encode_request(&mut datagram, 7, &request, &next_hops, &OWNER);
         #[rustfmt::skip]
         let expected = [
             0x3c, 0x00, 0x00, 0x00, // nlmsg_len 60
