@@ -778,15 +778,11 @@ fn route_json(prefix: IpNet, attrs: &PathAttrs, from: String, best: bool) -> pro
         }),
         local_pref: a.local_pref.map(|l| l.0),
         med: a.multi_exit_disc.map(|m| m.0),
-        communities: a
-            .communities
-            .iter()
-            .map(|c| format!("{}:{}", c.0 >> 16, c.0 & 0xFFFF))
-            .collect(),
+        communities: a.communities.iter().map(ToString::to_string).collect(),
         large_communities: a
             .large_communities
             .iter()
-            .map(|c| format!("{}:{}:{}", c.global_admin, c.local_data_1, c.local_data_2))
+            .map(ToString::to_string)
             .collect(),
         originator_id: a.originator_id.map(|id| id.to_string()),
         cluster_list: a.cluster_list.iter().map(ToString::to_string).collect(),

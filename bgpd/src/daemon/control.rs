@@ -6,7 +6,7 @@
 
 use std::sync::atomic::Ordering;
 
-use proto::session::StopReason;
+use proto::session::{default_keepalive, StopReason};
 use tokio::sync::oneshot;
 
 use super::Daemon;
@@ -229,7 +229,7 @@ fn neighbor_view(peer: &PeerHandle) -> protocol::Neighbor {
                     settings
                         .session
                         .keepalive
-                        .unwrap_or(settings.session.hold_time / 3),
+                        .unwrap_or(default_keepalive(settings.session.hold_time)),
                 )
             },
             |k| k.as_secs(),

@@ -133,16 +133,24 @@ impl Daemon {
         }
     }
 
+    /// What the neighbor's task runs it with now; `None` (logged) when it cannot run.
+    fn settings(&self, neighbor: &config::Neighbor) -> Option<NeighborSettings> {
+        match NeighborSettings::new(&self.config.global, self.router_id, neighbor) {
+            Ok(mut settings) => {
+                self.restart_open(&mut settings);
+                Some(settings)
+            }
+            Err(error) => {
+                error!(peer = %neighbor.name, %error, "neighbor not applied");
+                None
+            }
+        }
+    }
+
     pub(super) fn add_neighbor(&mut self, neighbor: &config::Neighbor) {
-        let mut settings =
-            match NeighborSettings::new(&self.config.global, self.router_id, neighbor) {
-                Ok(settings) => settings,
-                Err(error) => {
-                    error!(peer = %neighbor.name, %error, "neighbor not started");
-                    return;
-                }
-            };
-        self.restart_open(&mut settings);
+        let Some(settings) = self.settings(neighbor) else {
+            return;
+        };
         if let Some(key) = &settings.transport.md5_key {
             self.listeners
                 .set_key(&settings.name, settings.address.ip(), Some(key));
@@ -172,15 +180,9 @@ impl Daemon {
     /// New settings for a running neighbor; `reset` re-establishes its session, `rib` gives
     /// the RIB its new `rr::PeerConfig` (applied without a reset).
     fn change_neighbor(&mut self, neighbor: &config::Neighbor, reset: bool, rib: bool) {
-        let mut settings =
-            match NeighborSettings::new(&self.config.global, self.router_id, neighbor) {
-                Ok(settings) => settings,
-                Err(error) => {
-                    error!(peer = %neighbor.name, %error, "neighbor change not applied");
-                    return;
-                }
-            };
-        self.restart_open(&mut settings);
+        let Some(settings) = self.settings(neighbor) else {
+            return;
+        };
         let Some(peer) = self.peers.get_mut(&neighbor.address) else {
             return;
         };

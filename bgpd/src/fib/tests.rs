@@ -13,6 +13,11 @@ const PROTOCOL: u8 = 186;
 const STATIC: u8 = 4;
 const TABLE: u32 = 254;
 const METRIC: u32 = 32;
+const OWNER: Owner = Owner {
+    protocol: PROTOCOL,
+    table: TABLE,
+    metric: METRIC,
+};
 
 /// One input to the state, as the task would deliver it.
 enum Step {
@@ -46,12 +51,7 @@ fn sent(state: &FibState, request: &Request) -> Sent {
 
 /// Applies `steps` to a fresh state (ECMP up to `ecmp`), returning every request sent.
 fn check(ecmp: usize, steps: &[Step], expected: &[Sent]) -> FibState {
-    let owner = Owner {
-        protocol: PROTOCOL,
-        table: TABLE,
-        metric: METRIC,
-    };
-    let mut state = FibState::new(owner, ecmp, true, None);
+    let mut state = FibState::new(OWNER, ecmp, true, None);
     let mut requests = Vec::new();
     let mut sequence = 0;
     for step in steps {
@@ -140,13 +140,8 @@ fn delete(prefix: &str, metric: u32) -> Sent {
 
 #[test]
 fn advertise_events_are_coalesced_per_prefix() {
-    let owner = Owner {
-        protocol: PROTOCOL,
-        table: TABLE,
-        metric: METRIC,
-    };
     let advertise = crate::fib::advertise::tests::advertise();
-    let mut state = FibState::new(owner, 16, true, Some(advertise));
+    let mut state = FibState::new(OWNER, 16, true, Some(advertise));
     state.link(true, 3, Some("cali1".to_owned()), true);
     let pod = |metric| KernelRoute {
         interface: Some(3),
@@ -400,13 +395,8 @@ static ALLOCATOR: counting::Counting = counting::Counting;
 /// The bytes per prefix of a table of `count` prefixes installed through `next_hops`
 /// (cycled), measured by the allocator after every request is acknowledged.
 fn bytes_per_prefix(count: u32, prefix: fn(u32) -> IpNet, next_hops: &[&[&str]]) -> f64 {
-    let owner = Owner {
-        protocol: PROTOCOL,
-        table: TABLE,
-        metric: METRIC,
-    };
     let before = counting::held();
-    let mut state = FibState::new(owner, 16, true, None);
+    let mut state = FibState::new(OWNER, 16, true, None);
     let sets: Vec<Vec<IpAddr>> = next_hops
         .iter()
         .map(|set| set.iter().map(|hop| address(hop)).collect())
@@ -482,13 +472,8 @@ fn state_holds_a_few_words_per_prefix() {
 /// (a churn of distinct next hops) leaves the interner small.
 #[test]
 fn unused_next_hop_sets_are_freed() {
-    let owner = Owner {
-        protocol: PROTOCOL,
-        table: TABLE,
-        metric: METRIC,
-    };
     let before = counting::held();
-    let mut state = FibState::new(owner, 16, true, None);
+    let mut state = FibState::new(OWNER, 16, true, None);
     let mut sequence = 0;
     for i in 0..20_000u32 {
         let hop = IpAddr::V4((0x0a00_0000 + i).into());
@@ -511,12 +496,7 @@ fn unused_next_hop_sets_are_freed() {
 /// A link-local next hop waits for its interface, then installs with it.
 #[test]
 fn link_local_next_hops_need_their_interface() {
-    let owner = Owner {
-        protocol: PROTOCOL,
-        table: TABLE,
-        metric: METRIC,
-    };
-    let mut state = FibState::new(owner, 16, true, None);
+    let mut state = FibState::new(OWNER, 16, true, None);
     let fe80: IpAddr = address("fe80::2");
     state.want(net("2001:db8:7::/48"), Some(&[fe80]));
     assert_eq!(state.next_request(1), None);
