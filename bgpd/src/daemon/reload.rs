@@ -171,9 +171,7 @@ impl Daemon {
                 self.listeners
                     .set_key(&peer.settings.name, peer.settings.address.ip(), None);
             }
-            let _ = peer
-                .commands
-                .try_send(PeerCommand::Shutdown(StopReason::Deconfigured));
+            tell_peer(&peer, PeerCommand::Shutdown(StopReason::Deconfigured));
         }
     }
 
@@ -189,13 +187,9 @@ impl Daemon {
         let had_key = peer.settings.transport.md5_key.is_some();
         peer.settings = settings.clone();
         let id = peer.id;
-        let _ = peer
-            .commands
-            .try_send(PeerCommand::Reconfigure(Box::new(settings.clone())));
+        tell_peer(peer, PeerCommand::Reconfigure(Box::new(settings.clone())));
         if reset {
-            let _ = peer
-                .commands
-                .try_send(PeerCommand::Stop(StopReason::ConfigurationChanged));
+            tell_peer(peer, PeerCommand::Stop(StopReason::ConfigurationChanged));
         }
         if settings.transport.md5_key.is_some() || had_key {
             self.listeners.set_key(
@@ -230,5 +224,14 @@ impl Daemon {
                 warn!(peer = %address, "no such interface: routes through this link-local neighbor cannot be installed")
             }
         }
+    }
+}
+
+/// Hands a peer task a command without waiting; its queue (64) is full only when the task is
+/// stuck, and then the command is lost: said in the log.
+fn tell_peer(peer: &PeerHandle, command: PeerCommand) {
+    // Not the command itself in the log: new settings may hold a TCP MD5 key.
+    if peer.commands.try_send(command).is_err() {
+        warn!(peer = %peer.settings.name, "peer task busy: reload command not delivered");
     }
 }
