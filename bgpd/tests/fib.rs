@@ -677,8 +677,8 @@ fn overrun_resync_loses_no_state() {
     });
 }
 
-/// Installs 100,000 IPv4 routes with Starling and with `ip -batch`, each in a fresh namespace,
-/// and prints both rates. Run: `cargo test -p bgpd --release --test fib -- --ignored --nocapture`.
+/// Installs 100,000 IPv4 routes (or `FIB_BENCH_ROUTES`) with Starling and with `ip -batch`,
+/// each in a fresh namespace, and prints both rates. Run: `cargo test -p bgpd --release --test fib -- --ignored --nocapture`.
 #[test]
 #[ignore = "benchmark: prints figures"]
 fn bench_install_100k_ipv4_routes() {
@@ -699,7 +699,11 @@ fn bench_install_100k_ipv6_routes() {
 }
 
 fn bench_install(family: &str, next_hop: &'static str, prefix: fn(u32) -> String) {
-    const ROUTES: u32 = 100_000;
+    // `FIB_BENCH_routes=1000000` for a larger run (a profile of the install path, say).
+    let routes: u32 = std::env::var("FIB_BENCH_routes")
+        .ok()
+        .and_then(|routes| routes.parse().ok())
+        .unwrap_or(100_000);
     let Some(starling) = Namespace::create(&format!("bst{family}")) else {
         return;
     };
@@ -707,7 +711,7 @@ fn bench_install(family: &str, next_hop: &'static str, prefix: fn(u32) -> String
         return;
     };
 
-    let batch: String = (0..ROUTES)
+    let batch: String = (0..routes)
         .map(|i| {
             format!(
                 "route replace {} via {next_hop} proto 186 metric 32\n",
@@ -722,9 +726,9 @@ fn bench_install(family: &str, next_hop: &'static str, prefix: fn(u32) -> String
     iproute.ip(&["-batch", file.to_str().expect("utf-8 temp path")]);
     let ip_seconds = started.elapsed().as_secs_f64();
     let _ = std::fs::remove_file(&file);
-    assert_eq!(iproute.count_routes(family, "186"), ROUTES as usize);
+    assert_eq!(iproute.count_routes(family, "186"), routes as usize);
 
-    let changes: Vec<FibChange> = (0..ROUTES)
+    let changes: Vec<FibChange> = (0..routes)
         .map(|i| replace(&prefix(i), &[next_hop]))
         .collect();
     let starling_seconds = starling.run_returning(|_ns| async move {
@@ -740,10 +744,10 @@ fn bench_install(family: &str, next_hop: &'static str, prefix: fn(u32) -> String
         fib.stop().await.expect("stop");
         seconds
     });
-    assert_eq!(starling.count_routes(family, "186"), ROUTES as usize);
-    let rate = |seconds: f64| f64::from(ROUTES) / seconds;
+    assert_eq!(starling.count_routes(family, "186"), routes as usize);
+    let rate = |seconds: f64| f64::from(routes) / seconds;
     println!(
-        "fib install of {ROUTES} {family} routes: starling {:.0} routes/s ({starling_seconds:.3} s), \
+        "fib install of {routes} {family} routes: starling {:.0} routes/s ({starling_seconds:.3} s), \
          ip -batch {:.0} routes/s ({ip_seconds:.3} s), ratio {:.2}",
         rate(starling_seconds),
         rate(ip_seconds),
