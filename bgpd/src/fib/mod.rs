@@ -20,10 +20,13 @@
 //!   IPv4 next hops and IPv6 routes IPv6 ones; an IPv6 link-local next hop needs its interface
 //!   ([`FibCommand::LinkLocalInterface`]).
 //! - **Batching.** Changes are coalesced per prefix (the latest wins) and many requests travel
-//!   in one `sendmsg` datagram, up to [`WINDOW`] awaiting their acknowledgement
-//!   (`NLM_F_ACK`), matched by sequence number. A refused request keeps the kernel's error
-//!   (errno and extended-ack message) for `bgpctl show fib` and is retried when a link, an
-//!   address or another route changes, and every [`RETRY_INTERVAL`].
+//!   in one `sendmsg` datagram (64 KiB, about a thousand routes). The kernel handles a
+//!   datagram's requests within that call and, without `NLM_F_ACK`, queues an answer only for
+//!   those it refuses, before the call returns: the task reads the refusals at once (matched
+//!   by sequence number) and counts the rest as done, so a million routes cost no million
+//!   acknowledgements. A refused request keeps the kernel's error (errno and extended-ack
+//!   message) for `bgpctl show fib` and is retried when a link, an address or another route
+//!   changes, and every [`RETRY_INTERVAL`].
 //! - **Reconciliation.** At start the task dumps the table (`RTM_GETROUTE`, `NLM_F_DUMP`):
 //!   routes of our protocol are adopted and kept until
 //!   [`FibCommand::InitialConvergenceDone`], then those the RIB did not claim are swept, so a
@@ -32,7 +35,8 @@
 //!   RFC 4724 §4.1 forwarding state); otherwise it deletes them. With `program = false` nothing
 //!   is installed, but routes of ours left by an earlier run are still swept.
 //! - **Watching.** The task listens to `RTNLGRP_IPV4_ROUTE`, `RTNLGRP_IPV6_ROUTE`, `RTNLGRP_LINK`
-//!   and the address groups: a route of ours that someone deletes is put back; a lost
+//!   and the address groups (a socket filter drops the kernel's echo of every route we add, a
+//!   million messages for a million routes): a route of ours that someone deletes is put back; a lost
 //!   notification (`ENOBUFS`, the socket overran) triggers a full dump that replaces what was
 //!   known, losing no wanted state; so does a link going down, since the kernel then drops
 //!   IPv4 routes through it silently; advertise-filter matches (routes of the configured table)
@@ -85,14 +89,6 @@ use state::FibState;
 /// defaults of `ip route add` (0 for IPv4, 1024 for IPv6) so that our routes never share a key
 /// with an administrator's.
 pub const METRIC: u32 = 32;
-/// Requests awaiting an acknowledgement, at most. Each ack is a datagram queued on our socket,
-/// and one the buffer has no room for is lost (then a resync follows), so the window is also
-/// bounded by the receive buffer the kernel granted, at 1 KiB per ack.
-pub const WINDOW: usize = 4096;
-/// Receive-buffer bytes one queued acknowledgement may take (its skb's truesize, generously).
-const ACK_BUFFER_BYTES: usize = 1024;
-/// The window when the buffer is small (no `CAP_NET_ADMIN` to force it): still batching.
-const MIN_WINDOW: usize = 64;
 /// Failed prefixes are tried again this often, even without a hint that they may now work.
 pub const RETRY_INTERVAL: Duration = Duration::from_secs(5);
 /// After a link, address or route change, failed prefixes are retried this soon (changes come
@@ -109,7 +105,7 @@ pub const EVENT_CAPACITY: usize = 1024;
 const DATAGRAM_BYTES: usize = 64 * 1024;
 /// Room left in a datagram for one more request (an ECMP route of 256 IPv6 paths is ~9 KiB).
 const REQUEST_MAX_BYTES: usize = 10 * 1024;
-/// Receive buffers: acknowledgements of a full [`WINDOW`]; bursts of notifications.
+/// Receive buffers: the refusals of a datagram and dumps; bursts of notifications.
 const REQUEST_SOCKET_BUFFER: usize = 16 * 1024 * 1024;
 const MONITOR_SOCKET_BUFFER: usize = 32 * 1024 * 1024;
 /// Datagrams read from one socket before the task looks at its other inputs.
@@ -119,7 +115,7 @@ const COMMAND_BUDGET: usize = 4096;
 /// Prefixes waiting for a decision beyond which the task takes no more commands: the command
 /// queue fills and the RIB task waits (backpressure), so the decision queue stays this short
 /// however large a burst the RIB decides.
-const QUEUE_HIGH: usize = 2 * WINDOW;
+const QUEUE_HIGH: usize = 8192;
 /// A dump that takes longer than this is abandoned as an error.
 const DUMP_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -198,12 +194,11 @@ impl Fib {
         ];
         let monitor = NetlinkSocket::open(&groups, MONITOR_SOCKET_BUFFER)
             .map_err(FibError::netlink("open monitor socket"))?;
+        monitor
+            .ignore_route_additions_of(owner.protocol)
+            .map_err(FibError::netlink("filter monitor socket"))?;
         let request = NetlinkSocket::open(&[], REQUEST_SOCKET_BUFFER)
             .map_err(FibError::netlink("open request socket"))?;
-        let granted = request
-            .receive_buffer()
-            .map_err(FibError::netlink("request socket buffer"))?;
-        let window = (granted / ACK_BUFFER_BYTES).clamp(MIN_WINDOW, WINDOW);
         let state = FibState::new(
             owner,
             usize::from(kernel.ecmp_max_paths),
@@ -215,7 +210,7 @@ impl Fib {
         let mut driver = Driver {
             state,
             owner,
-            window,
+            sent: Vec::new(),
             persist_on_exit: kernel.persist_on_exit,
             sequence: 0,
             buffer: Vec::with_capacity(netlink::RECEIVE_BUFFER_LEN),
@@ -314,8 +309,8 @@ enum DumpKind {
 struct Driver {
     state: FibState,
     owner: Owner,
-    /// See [`WINDOW`].
-    window: usize,
+    /// The sequence numbers of the datagram being sent.
+    sent: Vec<u32>,
     persist_on_exit: bool,
     sequence: u32,
     buffer: Vec<u8>,
@@ -361,11 +356,7 @@ impl Driver {
             tokio::select! {
                 guard = monitor.readable() => {
                     let mut guard = guard.map_err(FibError::netlink("monitor readiness"))?;
-                    self.read(&mut guard, Socket::Monitor)?;
-                }
-                guard = request.readable(), if self.state.in_flight() > 0 => {
-                    let mut guard = guard.map_err(FibError::netlink("request readiness"))?;
-                    self.read(&mut guard, Socket::Request)?;
+                    self.read(&mut guard)?;
                 }
                 permit = reserve(events.as_ref()), if has_events => match permit {
                     Some(permit) => {
@@ -441,13 +432,14 @@ impl Driver {
         }
     }
 
-    /// Sends due requests in datagrams of many, keeping at most `window` unanswered.
+    /// Sends due requests in datagrams of many; when a datagram's `sendmsg` returns, the kernel
+    /// has handled every request in it and queued an answer for each it refused: those are read
+    /// at once, and the others are done.
     async fn send_requests(&mut self, request: &NetlinkSocket) -> Result<(), FibError> {
         loop {
             self.datagram.clear();
-            while self.state.in_flight() < self.window
-                && self.datagram.len() + REQUEST_MAX_BYTES <= DATAGRAM_BYTES
-            {
+            self.sent.clear();
+            while self.datagram.len() + REQUEST_MAX_BYTES <= DATAGRAM_BYTES {
                 let sequence = self.next_sequence();
                 let Some(change) = self.state.next_request(sequence) else {
                     break;
@@ -460,14 +452,52 @@ impl Driver {
                     next_hops,
                     &self.owner,
                 );
+                self.sent.push(sequence);
             }
-            if self.datagram.is_empty() {
+            if self.sent.is_empty() {
                 return Ok(());
             }
             request
                 .send(&self.datagram)
                 .await
                 .map_err(FibError::netlink("send routes"))?;
+            self.read_refusals(request)?;
+            for sequence in std::mem::take(&mut self.sent) {
+                // Refused ones were answered above; lost answers were forgotten.
+                self.state.acknowledged(sequence, None);
+            }
+        }
+    }
+
+    /// Reads the answers queued on the request socket (refusals of the datagram just sent)
+    /// without waiting. An overrun lost some: the datagram's requests are forgotten and a dump
+    /// tells what the kernel did.
+    fn read_refusals(&mut self, request: &NetlinkSocket) -> Result<(), FibError> {
+        loop {
+            let mut buffer = std::mem::take(&mut self.buffer);
+            let received = request.receive_now(&mut buffer);
+            if let Ok(Some(len)) = &received {
+                netlink::decode_datagram(&buffer[..*len], |incoming| {
+                    self.incoming(incoming);
+                });
+            }
+            self.buffer = buffer;
+            match received {
+                Ok(Some(_)) => {}
+                Ok(None) => return Ok(()),
+                Err(error) if error.raw_os_error() == Some(libc::ENOBUFS) => {
+                    tracing::warn!("netlink request socket overran; resynchronizing");
+                    self.state.lost_in_flight();
+                    self.resync_wanted = true;
+                    return Ok(());
+                }
+                Err(error) => {
+                    return Err(FibError::Netlink {
+                        operation: "receive answers",
+                        source: error,
+                    })
+                }
+            }
         }
     }
 
@@ -498,8 +528,8 @@ impl Driver {
         self.sequence
     }
 
-    /// Drains up to [`READ_BUDGET`] datagrams from a ready socket.
-    fn read(&mut self, guard: &mut netlink::ReadGuard<'_>, socket: Socket) -> Result<(), FibError> {
+    /// Drains up to [`READ_BUDGET`] datagrams from the ready monitor socket.
+    fn read(&mut self, guard: &mut netlink::ReadGuard<'_>) -> Result<(), FibError> {
         let mut hint = false;
         for _ in 0..READ_BUDGET {
             let mut buffer = std::mem::take(&mut self.buffer);
@@ -516,10 +546,7 @@ impl Driver {
                 }
                 Ok(None) => Ok(false),
                 Err(error) if error.raw_os_error() == Some(libc::ENOBUFS) => {
-                    tracing::warn!(socket = ?socket, "netlink socket overran; resynchronizing");
-                    if socket == Socket::Request {
-                        self.state.lost_in_flight();
-                    }
+                    tracing::warn!("netlink monitor socket overran; resynchronizing");
                     self.resync_wanted = true;
                     Ok(true)
                 }
@@ -638,13 +665,6 @@ impl Driver {
             }
         }
     }
-}
-
-/// Which socket a read came from (its overrun means different losses).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Socket {
-    Request,
-    Monitor,
 }
 
 /// A slot in the event channel, or `None` when it is closed.

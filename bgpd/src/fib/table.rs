@@ -13,13 +13,16 @@
 //! so a churn of distinct next hops cannot grow the interner without bound; the sweep runs only
 //! at the start of an operation ([`Table::collect`]), when no id is held anywhere else.
 
-use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::num::NonZeroU32;
 
-use hashbrown::HashTable;
+use hashbrown::hash_table::{self, HashTable};
+
+/// The slots' hash: foldhash, seeded per process (a prefix's slot cannot be predicted from
+/// outside), and several times faster than SipHash on a 5- or 17-byte key.
+type Hasher = hashbrown::DefaultHashBuilder;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use super::state::NextHop;
@@ -89,6 +92,12 @@ impl<A: Copy> Slot<A> {
             flags: self.flags,
         }
     }
+
+    fn store(&mut self, entry: Entry) {
+        self.wanted = entry.wanted;
+        self.installed = entry.installed;
+        self.flags = entry.flags;
+    }
 }
 
 /// One family's slots.
@@ -104,7 +113,7 @@ impl<A: Copy + Eq + Hash> Family<A> {
         }
     }
 
-    fn get(&self, hasher: &RandomState, address: A, length: u8) -> Option<Entry> {
+    fn get(&self, hasher: &Hasher, address: A, length: u8) -> Option<Entry> {
         self.slots
             .find(hasher.hash_one((address, length)), |slot| {
                 slot.address == address && slot.length == length
@@ -112,34 +121,36 @@ impl<A: Copy + Eq + Hash> Family<A> {
             .map(Slot::entry)
     }
 
-    fn set(&mut self, hasher: &RandomState, address: A, length: u8, entry: Entry) {
-        let hash = hasher.hash_one((address, length));
-        let found = self.slots.find_entry(hash, |slot| {
-            slot.address == address && slot.length == length
-        });
-        match (found, entry.is_empty()) {
-            (Ok(found), true) => {
-                found.remove();
-            }
-            (Ok(mut found), false) => {
+    /// Changes the entry in place (one lookup); an entry left empty is removed.
+    fn update(&mut self, hasher: &Hasher, address: A, length: u8, change: impl FnOnce(&mut Entry)) {
+        let found = self.slots.entry(
+            hasher.hash_one((address, length)),
+            |slot| slot.address == address && slot.length == length,
+            |slot| hasher.hash_one((slot.address, slot.length)),
+        );
+        match found {
+            hash_table::Entry::Occupied(mut found) => {
                 let slot = found.get_mut();
-                slot.wanted = entry.wanted;
-                slot.installed = entry.installed;
-                slot.flags = entry.flags;
+                let mut entry = slot.entry();
+                change(&mut entry);
+                if entry.is_empty() {
+                    found.remove();
+                } else {
+                    slot.store(entry);
+                }
             }
-            (Err(_), true) => {}
-            (Err(_), false) => {
-                self.slots.insert_unique(
-                    hash,
-                    Slot {
+            hash_table::Entry::Vacant(vacant) => {
+                let mut entry = Entry::default();
+                change(&mut entry);
+                if !entry.is_empty() {
+                    vacant.insert(Slot {
                         address,
                         wanted: entry.wanted,
                         installed: entry.installed,
                         length,
                         flags: entry.flags,
-                    },
-                    |slot| hasher.hash_one((slot.address, slot.length)),
-                );
+                    });
+                }
             }
         }
     }
@@ -153,9 +164,7 @@ impl<A: Copy + Eq + Hash> Family<A> {
         self.slots.retain(|slot| {
             let mut entry = slot.entry();
             change(net(slot.address, slot.length), &mut entry);
-            slot.wanted = entry.wanted;
-            slot.installed = entry.installed;
-            slot.flags = entry.flags;
+            slot.store(entry);
             !entry.is_empty()
         });
     }
@@ -248,7 +257,7 @@ fn index(id: SetId) -> usize {
 /// Every prefix's entry, and the sets they name.
 #[derive(Debug)]
 pub struct Table {
-    hasher: RandomState,
+    hasher: Hasher,
     v4: Family<u32>,
     v6: Family<[u8; 16]>,
     /// Address sets the RIB asked for.
@@ -262,7 +271,7 @@ pub struct Table {
 impl Table {
     pub fn new() -> Table {
         Table {
-            hasher: RandomState::new(),
+            hasher: Hasher::default(),
             v4: Family::new(),
             v6: Family::new(),
             wanted_sets: Interner::new(),
@@ -286,23 +295,26 @@ impl Table {
 
     /// Stores the prefix's entry (an empty one removes it).
     pub fn set(&mut self, prefix: IpNet, entry: Entry) {
+        self.update(prefix, |stored| *stored = entry);
+    }
+
+    /// Changes the prefix's entry in place (the default when it has none); an entry left
+    /// empty is removed.
+    pub fn update(&mut self, prefix: IpNet, change: impl FnOnce(&mut Entry)) {
         match prefix {
             IpNet::V4(net) => {
-                self.v4
-                    .set(&self.hasher, u32::from(net.addr()), net.prefix_len(), entry);
+                self.v4.update(
+                    &self.hasher,
+                    u32::from(net.addr()),
+                    net.prefix_len(),
+                    change,
+                );
             }
             IpNet::V6(net) => {
                 self.v6
-                    .set(&self.hasher, net.addr().octets(), net.prefix_len(), entry);
+                    .update(&self.hasher, net.addr().octets(), net.prefix_len(), change);
             }
         }
-    }
-
-    /// Changes the prefix's entry in place.
-    pub fn update(&mut self, prefix: IpNet, change: impl FnOnce(&mut Entry)) {
-        let mut entry = self.get(prefix);
-        change(&mut entry);
-        self.set(prefix, entry);
     }
 
     /// Every prefix with an entry, and it.
