@@ -699,8 +699,8 @@ fn bench_install_100k_ipv6_routes() {
 }
 
 fn bench_install(family: &str, next_hop: &'static str, prefix: fn(u32) -> String) {
-    // `FIB_BENCH_routes=1000000` for a larger run (a profile of the install path, say).
-    let routes: u32 = std::env::var("FIB_BENCH_routes")
+    // `FIB_BENCH_ROUTES=1000000` for a larger run (a profile of the install path, say).
+    let routes: u32 = std::env::var("FIB_BENCH_ROUTES")
         .ok()
         .and_then(|routes| routes.parse().ok())
         .unwrap_or(100_000);
