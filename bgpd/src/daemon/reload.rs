@@ -5,7 +5,7 @@
 //! (the file does not load, no router id) the running configuration stays in force.
 
 use config::source::{Origin, SourceEvent};
-use config::{Action, Config, PeerAddress};
+use config::{Action, Config, PeerAddress, Setting};
 use proto::session::StopReason;
 use tracing::{error, info, warn};
 
@@ -112,8 +112,9 @@ impl Daemon {
                 info!(pools = ?advertise.as_ref().map(|a| &a.prefixes), "kernel advertise filter changed");
                 self.tell_fib(FibCommand::SetAdvertise(advertise));
             }
-            Action::SetPersistOnExit(persist) => {
-                self.tell_fib(FibCommand::SetPersistOnExit(persist))
+            Action::SetPersistOnExit(persist_on_exit) => {
+                info!(persist_on_exit, "kernel FIB: persist_on_exit changed");
+                self.tell_fib(FibCommand::SetPersistOnExit(persist_on_exit));
             }
             Action::RemoveNeighbor(address) => self.remove_neighbor(&address),
             Action::ChangeNeighbor {
@@ -127,9 +128,7 @@ impl Daemon {
                 prefix: route.prefix,
                 route: rib::local_route(&route),
             }),
-            Action::NeedsRestart(setting) => {
-                warn!(%setting, "this setting takes effect when bgpd restarts");
-            }
+            Action::NeedsRestart(setting) => needs_restart(setting),
         }
     }
 
@@ -224,6 +223,31 @@ impl Daemon {
                 warn!(peer = %address, "no such interface: routes through this link-local neighbor cannot be installed")
             }
         }
+    }
+}
+
+/// Logs a setting the running daemon cannot take (the messages and fields operators and the
+/// lab tests look for).
+fn needs_restart(setting: Setting) {
+    match setting {
+        Setting::Global(field) => {
+            warn!(
+                field = field.name(),
+                "this global setting takes effect when bgpd restarts"
+            );
+        }
+        Setting::KernelAdded | Setting::KernelRemoved | Setting::Kernel(_) => {
+            let change = match setting {
+                Setting::Kernel(field) => field.name(),
+                Setting::KernelAdded => "kernel added",
+                _ => "kernel removed",
+            };
+            warn!(
+                change,
+                "this [kernel] change takes effect when bgpd restarts"
+            );
+        }
+        Setting::Etcd => warn!("this [etcd] change takes effect when bgpd restarts"),
     }
 }
 
