@@ -5,7 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use proto::session::{AddPathConfig, GracefulRestartConfig, SessionConfig};
+use proto::session::{GracefulRestartConfig, SessionConfig};
 use proto::{AfiSafiSet, RouterId};
 
 use crate::socket::TransportOptions;
@@ -57,12 +57,7 @@ impl NeighborSettings {
         session.connect_retry_max = neighbor.timers.connect_retry.max(Duration::from_secs(1));
         session.connect_retry = FIRST_CONNECT_RETRY.min(session.connect_retry_max);
         session.send_hold_time = neighbor.send_hold_time.map(|s| s.duration());
-        session.add_path = match neighbor.add_path {
-            config::AddPath::None => AddPathConfig::None,
-            config::AddPath::Receive => AddPathConfig::Receive,
-            config::AddPath::Send => AddPathConfig::Send,
-            config::AddPath::Both => AddPathConfig::Both,
-        };
+        session.add_path = neighbor.add_path;
         // IPv4 routes over an IPv6 session need IPv6 next hops (RFC 8950).
         session.extended_next_hop = neighbor.address.ip.is_ipv6()
             && neighbor.families.contains(proto::AfiSafi::Ipv4Unicast);

@@ -119,7 +119,7 @@ fn prefix_list(policy: &str, list: &config::PrefixList) -> PrefixList {
                 let prefix: IpNet = range.prefix;
                 // `config` checked the same rule (own length <= ge <= le <= maximum); a range
                 // that still fails matches nothing, which is what leaving it out does.
-                PrefixRange::new(prefix, Some(range.ge), Some(range.le))
+                PrefixRange::new(prefix, range.ge, range.le)
                     .inspect_err(|e| error!(policy, list = %list.name, %e, "prefix range left out"))
                     .ok()
             })
@@ -139,7 +139,7 @@ mod tests {
 
     fn range(prefix: &str, ge: u8, le: u8) -> PrefixRange {
         let prefix = prefix.parse().unwrap_or_else(|e| panic!("{prefix}: {e}"));
-        PrefixRange::new(prefix, Some(ge), Some(le)).unwrap_or_else(|e| panic!("{e}"))
+        PrefixRange::new(prefix, ge, le).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// The neighbor of `text` (definitions, then a neighbor `import = ["in"]`-style tail)

@@ -21,7 +21,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::num::NonZeroUsize;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -41,7 +41,7 @@ use tracing::{info, warn};
 
 use crate::control::failure;
 use crate::control::protocol::{self, RouteTable};
-use crate::fib::FibCommand;
+use crate::fib::{FibCommand, KernelRouteEvent};
 use crate::peer::PeerCommand;
 use crate::restart::RestartStatus;
 use crate::transmit::{Pulls, Transmitter};
@@ -91,9 +91,6 @@ pub enum RibEvent {
     Originate { prefix: IpNet, route: LocalRoute },
     /// A configured `[[route]]` was removed.
     WithdrawLocal { prefix: IpNet },
-    /// A kernel route matching `[kernel.advertise]` appeared (`present`) or the last one
-    /// went away.
-    KernelRoute { prefix: IpNet, present: bool },
     /// `bgpctl show routes`, answered in chunks on `lines`.
     ShowRoutes(RouteQuery),
     /// `bgpctl show neighbors`: the daemon's view, completed with the RIB's counters.
@@ -172,6 +169,10 @@ pub struct RibTask {
     fib_changes: u64,
     /// The node allowed the sweep: the FIB is told once `fib_queue` is empty.
     sweep: bool,
+    /// The FIB task's kernel-route events, straight from it (with `[kernel]`).
+    kernel_routes: Option<mpsc::Receiver<KernelRouteEvent>>,
+    /// The kernel routes the node originates, published for the metrics.
+    kernel_advertised: Arc<AtomicUsize>,
     /// Graceful restart figures for `bgpctl show status` and the metrics.
     restart: Arc<RestartStatus>,
 }
@@ -195,6 +196,8 @@ impl RibTask {
             fib_queue: VecDeque::new(),
             fib_changes: 0,
             sweep: false,
+            kernel_routes: None,
+            kernel_advertised: Arc::new(AtomicUsize::new(0)),
             restart: Arc::new(RestartStatus::default()),
         }
     }
@@ -218,9 +221,19 @@ impl RibTask {
         self.restart.restarting.store(true, Ordering::Relaxed);
     }
 
-    /// Hands forwarding changes to the FIB task from now on.
-    pub fn set_fib(&mut self, fib: mpsc::Sender<FibCommand>) {
+    /// Hands forwarding changes to the FIB task from now on, and takes its kernel-route events.
+    pub fn set_fib(
+        &mut self,
+        fib: mpsc::Sender<FibCommand>,
+        kernel_routes: mpsc::Receiver<KernelRouteEvent>,
+    ) {
         self.fib = Some(fib);
+        self.kernel_routes = Some(kernel_routes);
+    }
+
+    /// The number of kernel routes originated into BGP, kept up to date by this task.
+    pub fn kernel_advertised(&self) -> Arc<AtomicUsize> {
+        Arc::clone(&self.kernel_advertised)
     }
 
     /// Runs until every sender of the channel is gone.
@@ -246,6 +259,15 @@ impl RibTask {
                         Err(mpsc::error::TryRecvError::Disconnected) => return,
                     }
                 }
+                for _ in 0..INPUT_BATCH {
+                    if self.node.pending_decisions() >= DECISION_BUDGET {
+                        break;
+                    }
+                    match self.kernel_routes.as_mut().map(mpsc::Receiver::try_recv) {
+                        Some(Ok(event)) => self.kernel_route(event),
+                        _ => break,
+                    }
+                }
                 // At most one pull per connection waits: the drain is bounded.
                 self.transmitter.drain(&mut self.node);
                 if self.node.pending_decisions() > 0 {
@@ -266,6 +288,7 @@ impl RibTask {
                     Some(event) => self.event(event),
                     None => return,
                 },
+                Some(event) = next_kernel_route(&mut self.kernel_routes) => self.kernel_route(event),
                 Some(pull) = self.transmitter.recv() => self.transmitter.pull(pull, &mut self.node),
                 _ = retry.tick(), if waiting => self.serve_listings(),
                 () = sleep_until_some(timeout), if timeout.is_some() => {
@@ -347,7 +370,6 @@ impl RibTask {
             RibEvent::SetClusterId(cluster_id) => NodeInput::SetClusterId(cluster_id),
             RibEvent::Originate { prefix, route } => NodeInput::Originate { prefix, route },
             RibEvent::WithdrawLocal { prefix } => NodeInput::WithdrawOriginated { prefix },
-            RibEvent::KernelRoute { prefix, present } => NodeInput::KernelRoute { prefix, present },
             RibEvent::ShowRoutes(query) => {
                 self.listings.push(Running {
                     query,
@@ -378,6 +400,20 @@ impl RibTask {
             }
         };
         self.node.handle(now, input);
+        self.outputs();
+    }
+
+    /// A kernel route matching `[kernel.advertise]` appeared or the last one went away (the
+    /// node decides what it originates).
+    fn kernel_route(&mut self, event: KernelRouteEvent) {
+        let (prefix, present) = match event {
+            KernelRouteEvent::Add { prefix } => (prefix, true),
+            KernelRouteEvent::Remove { prefix } => (prefix, false),
+        };
+        self.node
+            .handle(Instant::now(), NodeInput::KernelRoute { prefix, present });
+        self.kernel_advertised
+            .store(self.node.kernel_routes(), Ordering::Relaxed);
         self.outputs();
     }
 
@@ -566,15 +602,11 @@ fn route_json(prefix: IpNet, attrs: &PathAttrs, from: String, best: bool) -> pro
         }),
         local_pref: a.local_pref.map(|l| l.0),
         med: a.multi_exit_disc.map(|m| m.0),
-        communities: a
-            .communities
-            .iter()
-            .map(|c| format!("{}:{}", c.0 >> 16, c.0 & 0xFFFF))
-            .collect(),
+        communities: a.communities.iter().map(ToString::to_string).collect(),
         large_communities: a
             .large_communities
             .iter()
-            .map(|c| format!("{}:{}:{}", c.global_admin, c.local_data_1, c.local_data_2))
+            .map(ToString::to_string)
             .collect(),
         originator_id: a.originator_id.map(|id| id.to_string()),
         cluster_list: a.cluster_list.iter().map(ToString::to_string).collect(),
@@ -656,6 +688,20 @@ async fn sleep_until_some(at: Option<tokio::time::Instant>) {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
+}
+
+/// The FIB task's next kernel-route event; never without `[kernel]` or once the FIB is gone.
+async fn next_kernel_route(
+    events: &mut Option<mpsc::Receiver<KernelRouteEvent>>,
+) -> Option<KernelRouteEvent> {
+    let Some(receiver) = events else {
+        return std::future::pending().await;
+    };
+    let event = receiver.recv().await;
+    if event.is_none() {
+        *events = None;
+    }
+    event
 }
 
 pub fn new_task(config: &config::Config, router_id: RouterId) -> (mpsc::Sender<RibEvent>, RibTask) {
@@ -758,25 +804,41 @@ mod tests {
         assert_eq!(node.ecmp_max_paths.get(), 4);
     }
 
-    /// How `show routes` names where a local route comes from, after each event (the node
-    /// decides; this checks the rendering): `None` when it is not in the Loc-RIB.
-    fn check_local_source(steps: &[(RibEvent, Option<&str>)]) {
+    /// What originates the local route of one prefix, step by step.
+    enum Local {
+        Configured,
+        Unconfigured,
+        Kernel(bool),
+    }
+
+    /// How `show routes` names where a local route comes from, after each step (the node
+    /// decides; this checks the rendering and the published count): `None` when it is not in
+    /// the Loc-RIB.
+    fn check_local_source(steps: &[(Local, Option<&str>)]) {
         let (_events, mut task) = new_task(&config(GLOBAL), ROUTER_ID);
         let prefix: IpNet = "10.244.1.0/26".parse().expect("literal");
-        for (i, (event, expected)) in steps.iter().enumerate() {
-            let event = match event {
-                RibEvent::Originate { route, .. } => RibEvent::Originate {
-                    prefix,
-                    route: route.clone(),
-                },
-                RibEvent::WithdrawLocal { .. } => RibEvent::WithdrawLocal { prefix },
-                RibEvent::KernelRoute { present, .. } => RibEvent::KernelRoute {
-                    prefix,
-                    present: *present,
-                },
-                _ => unreachable!("only local route events are checked"),
+        for (i, (step, expected)) in steps.iter().enumerate() {
+            let kernel = match step {
+                Local::Configured => {
+                    task.event(RibEvent::Originate {
+                        prefix,
+                        route: LocalRoute::default(),
+                    });
+                    None
+                }
+                Local::Unconfigured => {
+                    task.event(RibEvent::WithdrawLocal { prefix });
+                    None
+                }
+                Local::Kernel(true) => {
+                    task.kernel_route(KernelRouteEvent::Add { prefix });
+                    Some(1)
+                }
+                Local::Kernel(false) => {
+                    task.kernel_route(KernelRouteEvent::Remove { prefix });
+                    Some(0)
+                }
             };
-            task.event(event);
             task.node.run_decisions(Instant::now(), DECISION_BUDGET);
             let from: Vec<String> = task
                 .node
@@ -785,31 +847,25 @@ mod tests {
                 .map(|view| task.loc_rib_route(&view).from)
                 .collect();
             assert_eq!(from.first().map(String::as_str), *expected, "step {i}");
+            if let Some(kernel) = kernel {
+                assert_eq!(task.kernel_advertised().load(Ordering::Relaxed), kernel);
+            }
         }
     }
 
     #[test]
     fn kernel_and_configured_routes_of_one_prefix() {
-        let any: IpNet = "0.0.0.0/0".parse().expect("literal");
-        let kernel = |present| RibEvent::KernelRoute {
-            prefix: any,
-            present,
-        };
-        let configured = || RibEvent::Originate {
-            prefix: any,
-            route: LocalRoute::default(),
-        };
-        let unconfigured = || RibEvent::WithdrawLocal { prefix: any };
+        use Local::*;
         check_local_source(&[
-            (kernel(true), Some(KERNEL_SOURCE)),
-            (configured(), Some(LOCAL_SOURCE)),
+            (Kernel(true), Some(KERNEL_SOURCE)),
+            (Configured, Some(LOCAL_SOURCE)),
             // The configured route keeps it when the kernel route goes, and the other way.
-            (kernel(false), Some(LOCAL_SOURCE)),
-            (kernel(true), Some(LOCAL_SOURCE)),
-            (unconfigured(), Some(KERNEL_SOURCE)),
-            (kernel(false), None),
-            (configured(), Some(LOCAL_SOURCE)),
-            (unconfigured(), None),
+            (Kernel(false), Some(LOCAL_SOURCE)),
+            (Kernel(true), Some(LOCAL_SOURCE)),
+            (Unconfigured, Some(KERNEL_SOURCE)),
+            (Kernel(false), None),
+            (Configured, Some(LOCAL_SOURCE)),
+            (Unconfigured, None),
         ]);
     }
 

@@ -24,7 +24,9 @@ use proto::{AfiSafi, AfiSafiSet};
 use crate::datastore::{ClusterConfig, DatastoreKey, Mode, Node, Snapshot};
 use crate::error::{ConfigError, ErrorKind, KeyPath, Problems};
 use crate::model::{Config, Etcd, Global, Neighbor, Timers};
-use crate::types::{AddPath, NextHopMode, PeerAddress};
+use proto::session::AddPathConfig;
+
+use crate::types::{NextHopMode, PeerAddress};
 use crate::validate::{self, Role};
 
 /// A derived neighbor and where its errors point.
@@ -253,7 +255,7 @@ fn node_peerings(
                 max_prefixes: None,
                 max_prefixes_restart: None,
                 send_hold_time: None,
-                add_path: AddPath::None,
+                add_path: AddPathConfig::None,
                 communities: cluster.communities.clone(),
                 import: Vec::new(),
                 export: Vec::new(),

@@ -10,13 +10,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ipnet::IpNet;
+use proto::session::AddPathConfig;
 use proto::{AfiSafiSet, Asn, ClusterId, RouterId};
 
 use crate::policy::Policy;
 use crate::types::{
-    AddPath, Community, HoldTime, InterfacePattern, LogFormat, LogLevel, LongLivedTime,
-    NextHopMode, Password, PeerAddress, RestartDelay, RestartTime, RouteProtocol, SendHoldTime,
-    TtlSecurity,
+    Community, HoldTime, InterfacePattern, LogFormat, LogLevel, LongLivedTime, NextHopMode,
+    Password, PeerAddress, RestartDelay, RestartTime, RouteProtocol, SendHoldTime, TtlSecurity,
 };
 
 /// A whole, checked configuration.
@@ -150,7 +150,9 @@ pub struct Neighbor {
     /// RFC 9687 send hold time: a neighbor that takes no data for this long is dropped;
     /// `None`: the RFC's max(8 minutes, 2 × hold time).
     pub send_hold_time: Option<SendHoldTime>,
-    pub add_path: AddPath,
+    /// ADD-PATH (RFC 7911) directions we advertise in the capability, for every family of
+    /// the neighbor.
+    pub add_path: AddPathConfig,
     /// Added to what we advertise to this neighbor, before the export policies run.
     pub communities: Vec<Community>,
     /// Import policies in order (`import`), resolved from their names.

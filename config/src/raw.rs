@@ -11,7 +11,9 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
 use crate::policy::PolicyAction;
-use crate::types::{AddPath, LogFormat, LogLevel, NextHopMode};
+use proto::session::AddPathConfig;
+
+use crate::types::{LogFormat, LogLevel, NextHopMode};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -108,6 +110,19 @@ impl<'de> Deserialize<'de> for RawProtocol {
     }
 }
 
+/// `add_path`: the session's ADD-PATH mode (RFC 7911) by its configuration name.
+fn add_path<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<AddPathConfig>, D::Error> {
+    const NAMES: &[&str] = &["none", "receive", "send", "both"];
+    let name = String::deserialize(deserializer)?;
+    Ok(Some(match name.as_str() {
+        "none" => AddPathConfig::None,
+        "receive" => AddPathConfig::Receive,
+        "send" => AddPathConfig::Send,
+        "both" => AddPathConfig::Both,
+        other => return Err(de::Error::unknown_variant(other, NAMES)),
+    }))
+}
+
 /// A `[[neighbor]]` entry, and the neighbor part of a datastore `/peers/<name>` object.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -131,7 +146,8 @@ pub(crate) struct RawNeighbor {
     pub max_prefixes: Option<i64>,
     pub max_prefixes_restart: Option<i64>,
     pub send_hold_time: Option<i64>,
-    pub add_path: Option<AddPath>,
+    #[serde(default, deserialize_with = "add_path")]
+    pub add_path: Option<AddPathConfig>,
     pub communities: Option<Vec<String>>,
     pub import: Option<Vec<String>>,
     pub export: Option<Vec<String>>,

@@ -54,7 +54,7 @@ impl HoldTime {
 
     /// RFC 4271 §10: KeepaliveTime is suggested to be one third of the hold time.
     pub fn default_keepalive(self) -> u16 {
-        self.0 / 3
+        proto::session::default_keepalive(self.0)
     }
 }
 
@@ -343,14 +343,19 @@ impl fmt::Display for Community {
             Community::Standard(value) => {
                 match Self::WELL_KNOWN.iter().find(|(_, known)| *known == value) {
                     Some((name, _)) => f.write_str(name),
-                    None => write!(f, "{}:{}", value >> 16, value & 0xFFFF),
+                    None => proto::attr::Community(value).fmt(f),
                 }
             }
             Community::Large {
                 global_admin,
                 local_data1,
                 local_data2,
-            } => write!(f, "{global_admin}:{local_data1}:{local_data2}"),
+            } => proto::attr::LargeCommunity {
+                global_admin,
+                local_data_1: local_data1,
+                local_data_2: local_data2,
+            }
+            .fmt(f),
         }
     }
 }
@@ -539,27 +544,6 @@ pub enum NextHopMode {
     SelfAddress,
     /// Never change it, even towards eBGP neighbors (RFC 4271 §5.1.3 third-party next hop).
     Keep,
-}
-
-/// ADD-PATH (RFC 7911) directions we advertise in the capability, for every family of the
-/// neighbor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum AddPath {
-    None,
-    Receive,
-    Send,
-    Both,
-}
-
-impl AddPath {
-    pub fn receives(self) -> bool {
-        matches!(self, AddPath::Receive | AddPath::Both)
-    }
-
-    pub fn sends(self) -> bool {
-        matches!(self, AddPath::Send | AddPath::Both)
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]

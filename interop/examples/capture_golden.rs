@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use interop::relay::Relay;
 use interop::{
-    lab_available, AddPath, BgpPeer, Community, ExtCommunity, Host, IpVersion, Lab, LabError,
+    lab_available, AddPathConfig, BgpPeer, Community, ExtCommunity, Host, IpVersion, Lab, LabError,
     LargeCommunity, NeighborSpec, OriginRoute, PeerKind, RouteAttrs, RouterSpec,
 };
 use ipnet::IpNet;
@@ -219,7 +219,7 @@ fn routes(side: u8, asn: Asn) -> Vec<OriginRoute> {
 fn rich_neighbor(address: IpAddr, asn: Asn) -> NeighborSpec {
     let mut neighbor = NeighborSpec::new(address, asn);
     neighbor.families = AfiSafi::ALL.to_vec();
-    neighbor.add_path = AddPath::Both;
+    neighbor.add_path = AddPathConfig::Both;
     neighbor.graceful_restart = true;
     neighbor.extended_next_hop = true;
     neighbor.extended_message = true;
@@ -397,7 +397,7 @@ fn capture_reflection(
     let ibgp = |address: IpAddr| {
         let mut n = NeighborSpec::new(address, RR_ASN);
         n.families = AfiSafi::ALL.to_vec();
-        n.add_path = AddPath::Both;
+        n.add_path = AddPathConfig::Both;
         n.graceful_restart = true;
         n
     };

@@ -18,7 +18,7 @@ use crate::peer::{
     Origin, PeerKind, SessionState,
 };
 use crate::process::Process;
-use crate::spec::{AddPath, ExtCommunity, NeighborSpec, OriginRoute, RouterSpec};
+use crate::spec::{AddPathConfig, ExtCommunity, NeighborSpec, OriginRoute, RouterSpec};
 use crate::wait::{wait_until, DEFAULT_INTERVAL};
 
 /// The daemon binary.
@@ -313,10 +313,10 @@ fn render_neighbor(
     for family in n.effective_families() {
         let mut options = format!("import all; {export}");
         match n.add_path {
-            AddPath::Off => {}
-            AddPath::Receive => options.push_str(" add paths rx;"),
-            AddPath::Send => options.push_str(" add paths tx;"),
-            AddPath::Both => options.push_str(" add paths on;"),
+            AddPathConfig::None => {}
+            AddPathConfig::Receive => options.push_str(" add paths rx;"),
+            AddPathConfig::Send => options.push_str(" add paths tx;"),
+            AddPathConfig::Both => options.push_str(" add paths on;"),
         }
         // RFC 8950: BIRD negotiates it on the IPv4 channel.
         if n.extended_next_hop && family == AfiSafi::Ipv4Unicast {

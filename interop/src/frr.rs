@@ -3,7 +3,7 @@
 //! that user; configured from a [`RouterSpec`], queried with `vtysh --vty_socket DIR`.
 //!
 //! FRR always advertises extended messages and ADD-PATH receive: the spec's
-//! `extended_message` flag is not used, and `AddPath::Off`/`Send` add
+//! `extended_message` flag is not used, and `AddPathConfig::None`/`Send` add
 //! `disable-addpath-rx`.
 
 use std::fmt::Write as _;

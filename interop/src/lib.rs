@@ -55,7 +55,7 @@ pub use raw_peer::{Ending, Observer, RawPeer};
 pub use relay::Relay;
 pub use require::{lab_available, Tool};
 pub use spec::{
-    AddPath, Community, DatastoreSpec, ExtCommunity, HoldTime, LargeCommunity, NeighborSpec,
+    AddPathConfig, Community, DatastoreSpec, ExtCommunity, HoldTime, LargeCommunity, NeighborSpec,
     OriginRoute, RouteAttrs, RouterSpec, DEFAULT_HOLD_TIME,
 };
 pub use starling::{Extra, NeighborStatus, RouteEntry, Starling};

@@ -6,6 +6,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use ipnet::IpNet;
+pub use proto::session::AddPathConfig;
 use proto::{AfiSafi, Asn, ClusterId, RouterId};
 
 /// Hold time used when a test does not care: short, so failures show quickly
@@ -17,33 +18,13 @@ pub const DEFAULT_HOLD_TIME: HoldTime = HoldTime(9);
 pub struct HoldTime(pub u16);
 
 impl HoldTime {
-    /// The keepalive interval the lab configures: a third of the hold time, at least 1 s.
+    /// The keepalive interval the lab configures: a third of the hold time (RFC 4271 §10).
     pub fn keepalive(self) -> u16 {
-        (self.0 / 3).max(1)
+        proto::session::default_keepalive(self.0)
     }
 
     pub fn as_duration(self) -> Duration {
         Duration::from_secs(u64::from(self.0))
-    }
-}
-
-/// RFC 7911 ADD-PATH mode advertised to a neighbor, for all its families.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum AddPath {
-    #[default]
-    Off,
-    Receive,
-    Send,
-    Both,
-}
-
-impl AddPath {
-    pub fn receives(self) -> bool {
-        matches!(self, AddPath::Receive | AddPath::Both)
-    }
-
-    pub fn sends(self) -> bool {
-        matches!(self, AddPath::Send | AddPath::Both)
     }
 }
 
@@ -67,7 +48,8 @@ pub struct NeighborSpec {
     pub rr_client: bool,
     /// Families to negotiate; empty means the family of `address` only.
     pub families: Vec<AfiSafi>,
-    pub add_path: AddPath,
+    /// RFC 7911 ADD-PATH mode advertised to the neighbor, for all its families.
+    pub add_path: AddPathConfig,
     /// Advertise graceful restart (RFC 4724) where the daemon makes it optional.
     pub graceful_restart: bool,
     /// Advertise extended next hop (RFC 8950) for IPv4 NLRI over IPv6 next hops.
@@ -90,7 +72,7 @@ impl NeighborSpec {
             ttl_security: None,
             rr_client: false,
             families: Vec::new(),
-            add_path: AddPath::Off,
+            add_path: AddPathConfig::None,
             graceful_restart: false,
             extended_next_hop: false,
             extended_message: false,

@@ -19,7 +19,7 @@ use crate::error::{LabError, Result};
 use crate::lab::{Host, Lab};
 use crate::peer::SessionState;
 use crate::process::Process;
-use crate::spec::{AddPath, NeighborSpec, RouterSpec};
+use crate::spec::{AddPathConfig, NeighborSpec, RouterSpec};
 use crate::wait::{wait_until, Observed, DEFAULT_INTERVAL};
 
 /// How long bgpd may take to open its control socket.
@@ -517,10 +517,10 @@ fn render_neighbor(out: &mut String, neighbor: &NeighborSpec) {
         let _ = writeln!(out, "ttl_security = {hops}");
     }
     let add_path = match neighbor.add_path {
-        AddPath::Off => None,
-        AddPath::Receive => Some("receive"),
-        AddPath::Send => Some("send"),
-        AddPath::Both => Some("both"),
+        AddPathConfig::None => None,
+        AddPathConfig::Receive => Some("receive"),
+        AddPathConfig::Send => Some("send"),
+        AddPathConfig::Both => Some("both"),
     };
     if let Some(mode) = add_path {
         let _ = writeln!(out, "add_path = \"{mode}\"");

@@ -829,13 +829,15 @@ fn show_fib_human_and_json() {
         "{page}"
     );
 
-    // SIGHUP with another [kernel]: what the running FIB cannot take is named in the log.
+    // SIGHUP with another [kernel]: what the running FIB cannot take (ECMP width, shared with
+    // the RIB) is named in the log; persist_on_exit it takes live.
     let persistent = KernelSpec {
         persist_on_exit: true,
         ..KernelSpec::pods(&[])
     };
+    let kernel = format!("{}ecmp_max_paths = 4\n", persistent.render());
     node_b
-        .reconfigure_with(&spec_b, &Extra::default().section(&persistent.render()))
+        .reconfigure_with(&spec_b, &Extra::default().section(&kernel))
         .expect("reload");
     let restart_needed = interop::wait_until(
         "B logs that the change needs a restart",
@@ -849,8 +851,15 @@ fn show_fib_human_and_json() {
     )
     .expect("logged");
     assert_eq!(
-        restart_needed["change"], "persist_on_exit",
+        restart_needed["change"], "ecmp_max_paths",
         "{restart_needed}"
+    );
+    let live = node_b
+        .log_events("kernel FIB: persist_on_exit changed")
+        .expect("log");
+    assert!(
+        live.iter().any(|event| event["persist_on_exit"] == true),
+        "{live:?}"
     );
 
     // Without [kernel]: said in words, and an empty list in JSON.

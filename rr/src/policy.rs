@@ -72,8 +72,8 @@ pub enum Modification {
 pub struct PrefixList(pub Vec<PrefixRange>);
 
 /// A prefix and the lengths accepted inside it: `prefix ge G le L` matches every prefix
-/// inside `prefix` whose length is between G and L. Without ge and le only `prefix` itself
-/// matches; with only `le`, lengths from the prefix's own; with only `ge`, up to the maximum.
+/// inside `prefix` whose length is between G and L. (An operator's shorthand, a range without
+/// `ge` or `le`, is the configuration's to expand: `config::PrefixRange` holds both bounds.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PrefixRange {
     prefix: IpNet,
@@ -92,20 +92,11 @@ pub struct InvalidPrefixRange {
 }
 
 impl PrefixRange {
-    pub fn new(
-        prefix: IpNet,
-        ge: Option<u8>,
-        le: Option<u8>,
-    ) -> Result<PrefixRange, InvalidPrefixRange> {
+    /// The range, checked: the prefix's own length ≤ `ge` ≤ `le` ≤ the family's maximum.
+    pub fn new(prefix: IpNet, ge: u8, le: u8) -> Result<PrefixRange, InvalidPrefixRange> {
         let prefix = prefix.trunc();
         let max = prefix.max_prefix_len();
         let own = prefix.prefix_len();
-        let (ge, le) = match (ge, le) {
-            (None, None) => (own, own),
-            (Some(ge), None) => (ge, max),
-            (None, Some(le)) => (own, le),
-            (Some(ge), Some(le)) => (ge, le),
-        };
         if own <= ge && ge <= le && le <= max {
             Ok(PrefixRange { prefix, ge, le })
         } else {
@@ -240,17 +231,17 @@ mod tests {
     #[test]
     fn prefix_ranges_follow_ge_le() {
         /// Range prefix, ge, le, candidate, expected.
-        type Case = (&'static str, Option<u8>, Option<u8>, &'static str, bool);
+        type Case = (&'static str, u8, u8, &'static str, bool);
         let cases: &[Case] = &[
-            ("10.0.0.0/8", None, None, "10.0.0.0/8", true),
-            ("10.0.0.0/8", None, None, "10.1.0.0/16", false),
-            ("10.0.0.0/8", None, Some(24), "10.1.0.0/16", true),
-            ("10.0.0.0/8", None, Some(24), "10.1.1.0/25", false),
-            ("10.0.0.0/8", Some(16), None, "10.1.1.1/32", true),
-            ("10.0.0.0/8", Some(16), None, "10.0.0.0/8", false),
-            ("10.0.0.0/8", Some(16), Some(24), "11.1.0.0/16", false),
-            ("fd00::/8", Some(64), Some(64), "fd00:1::/64", true),
-            ("fd00::/8", Some(64), Some(64), "10.0.0.0/8", false),
+            ("10.0.0.0/8", 8, 8, "10.0.0.0/8", true),
+            ("10.0.0.0/8", 8, 8, "10.1.0.0/16", false),
+            ("10.0.0.0/8", 8, 24, "10.1.0.0/16", true),
+            ("10.0.0.0/8", 8, 24, "10.1.1.0/25", false),
+            ("10.0.0.0/8", 16, 32, "10.1.1.1/32", true),
+            ("10.0.0.0/8", 16, 32, "10.0.0.0/8", false),
+            ("10.0.0.0/8", 16, 24, "11.1.0.0/16", false),
+            ("fd00::/8", 64, 64, "fd00:1::/64", true),
+            ("fd00::/8", 64, 64, "10.0.0.0/8", false),
         ];
         for &(range, ge, le, candidate, expected) in cases {
             let range = PrefixRange::new(net(range), ge, le).expect("valid range");
@@ -260,8 +251,8 @@ mod tests {
                 "{range:?} {candidate}"
             );
         }
-        assert!(PrefixRange::new(net("10.0.0.0/8"), Some(4), None).is_err());
-        assert!(PrefixRange::new(net("10.0.0.0/8"), Some(24), Some(16)).is_err());
-        assert!(PrefixRange::new(net("10.0.0.0/8"), None, Some(33)).is_err());
+        assert!(PrefixRange::new(net("10.0.0.0/8"), 4, 32).is_err());
+        assert!(PrefixRange::new(net("10.0.0.0/8"), 24, 16).is_err());
+        assert!(PrefixRange::new(net("10.0.0.0/8"), 8, 33).is_err());
     }
 }

@@ -24,7 +24,7 @@ fn check(import: Policy, export: Policy, steps: Steps<'_>) {
     run_steps(&mut lab, steps);
 }
 
-fn prefixes(ranges: &[(&str, Option<u8>, Option<u8>)]) -> PrefixList {
+fn prefixes(ranges: &[(&str, u8, u8)]) -> PrefixList {
     PrefixList(
         ranges
             .iter()
@@ -38,11 +38,7 @@ fn prefixes(ranges: &[(&str, Option<u8>, Option<u8>)]) -> PrefixList {
 fn import_prefix_list() {
     let import = Policy {
         statements: vec![Statement {
-            conditions: vec![Condition::Prefix(prefixes(&[(
-                "10.244.0.0/16",
-                None,
-                Some(26),
-            )]))],
+            conditions: vec![Condition::Prefix(prefixes(&[("10.244.0.0/16", 16, 26)]))],
             modifications: vec![],
             verdict: Some(Verdict::Accept),
         }],
@@ -135,7 +131,7 @@ fn export_modifications() {
                 verdict: None,
             },
             Statement {
-                conditions: vec![Condition::Prefix(prefixes(&[("10.2.0.0/16", None, None)]))],
+                conditions: vec![Condition::Prefix(prefixes(&[("10.2.0.0/16", 16, 16)]))],
                 modifications: vec![Modification::SetCommunities(vec![])],
                 verdict: Some(Verdict::Accept),
             },
@@ -209,7 +205,7 @@ fn export_policy_change_regroups() {
     assert_eq!(lab.rib.group_of(PeerId(3)), lab.rib.group_of(PeerId(4)));
     let only_ten_one = Policy {
         statements: vec![Statement {
-            conditions: vec![Condition::Prefix(prefixes(&[("10.1.0.0/16", None, None)]))],
+            conditions: vec![Condition::Prefix(prefixes(&[("10.1.0.0/16", 16, 16)]))],
             modifications: vec![Modification::AddCommunities(vec![community("64512:1")])],
             verdict: Some(Verdict::Accept),
         }],
@@ -253,7 +249,7 @@ fn import_policy_change_reimports() {
     ));
     let reject_ten_two = Policy {
         statements: vec![Statement {
-            conditions: vec![Condition::Prefix(prefixes(&[("10.2.0.0/16", None, None)]))],
+            conditions: vec![Condition::Prefix(prefixes(&[("10.2.0.0/16", 16, 16)]))],
             modifications: vec![],
             verdict: Some(Verdict::Reject),
         }],

@@ -20,10 +20,13 @@
 //!   IPv4 next hops and IPv6 routes IPv6 ones; an IPv6 link-local next hop needs its interface
 //!   ([`FibCommand::LinkLocalInterface`]).
 //! - **Batching.** Changes are coalesced per prefix (the latest wins) and many requests travel
-//!   in one `sendmsg` datagram, up to [`WINDOW`] awaiting their acknowledgement
-//!   (`NLM_F_ACK`), matched by sequence number. A refused request keeps the kernel's error
-//!   (errno and extended-ack message) for `bgpctl show fib` and is retried when a link, an
-//!   address or another route changes, and every [`RETRY_INTERVAL`].
+//!   in one `sendmsg` datagram (64 KiB, about a thousand routes). The kernel handles a
+//!   datagram's requests within that call and, without `NLM_F_ACK`, queues an answer only for
+//!   those it refuses, before the call returns: the task reads the refusals at once (matched
+//!   by sequence number) and counts the rest as done, so a million routes cost no million
+//!   acknowledgements. A refused request keeps the kernel's error (errno and extended-ack
+//!   message) for `bgpctl show fib` and is retried when a link, an address or another route
+//!   changes, and every [`RETRY_INTERVAL`].
 //! - **Reconciliation.** At start the task dumps the table (`RTM_GETROUTE`, `NLM_F_DUMP`):
 //!   routes of our protocol are adopted and kept until
 //!   [`FibCommand::InitialConvergenceDone`], then those the RIB did not claim are swept, so a
@@ -32,7 +35,8 @@
 //!   RFC 4724 §4.1 forwarding state); otherwise it deletes them. With `program = false` nothing
 //!   is installed, but routes of ours left by an earlier run are still swept.
 //! - **Watching.** The task listens to `RTNLGRP_IPV4_ROUTE`, `RTNLGRP_IPV6_ROUTE`, `RTNLGRP_LINK`
-//!   and the address groups: a route of ours that someone deletes is put back; a lost
+//!   and the address groups (a socket filter drops the kernel's echo of every route we add, a
+//!   million messages for a million routes): a route of ours that someone deletes is put back; a lost
 //!   notification (`ENOBUFS`, the socket overran) triggers a full dump that replaces what was
 //!   known, losing no wanted state; so does a link going down, since the kernel then drops
 //!   IPv4 routes through it silently; advertise-filter matches (routes of the configured table)
@@ -46,7 +50,7 @@
 //! kernel_routes.recv():  Add    ─► RibInput::Originate { prefix, route: LocalRoute::default() }
 //!                        Remove ─► RibInput::WithdrawLocal { prefix }
 //! End-of-RIB from every peer (or the restart timer) ─► fib.initial_convergence_done()
-//! etcd /config pools            ─► fib.advertise_pools(pools)
+//! reload of [kernel.advertise]  ─► fib.set_advertise(advertise)   (etcd /config pools too)
 //! fe80::1%eth0 neighbor         ─► fib.link_local_interface(fe80::1, ifindex of eth0)
 //! bgpctl show fib               ─► fib.status() : Vec<FibEntry> (serde: prefix, next_hops,
 //!                                                  installed, error)
@@ -57,20 +61,25 @@
 //! in it, coalesced per prefix.
 
 mod advertise;
+mod install;
 mod netlink;
 mod state;
+mod table;
+#[cfg(test)]
+mod tests;
 
 use std::io;
 use std::net::Ipv6Addr;
 use std::time::Duration;
 
-use ipnet::IpNet;
 use rr::{FibChange, FibOp};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-pub use state::{FibEntry, KernelRouteEvent};
+pub use install::InstallError;
+pub use netlink::KernelError;
+pub use state::{FibEntry, FibFigures, KernelRouteEvent};
 
 use advertise::Advertise;
 use netlink::{group, Incoming, NetlinkSocket, Owner};
@@ -80,14 +89,6 @@ use state::FibState;
 /// defaults of `ip route add` (0 for IPv4, 1024 for IPv6) so that our routes never share a key
 /// with an administrator's.
 pub const METRIC: u32 = 32;
-/// Requests awaiting an acknowledgement, at most. Each ack is a datagram queued on our socket,
-/// and one the buffer has no room for is lost (then a resync follows), so the window is also
-/// bounded by the receive buffer the kernel granted, at 1 KiB per ack.
-pub const WINDOW: usize = 4096;
-/// Receive-buffer bytes one queued acknowledgement may take (its skb's truesize, generously).
-const ACK_BUFFER_BYTES: usize = 1024;
-/// The window when the buffer is small (no `CAP_NET_ADMIN` to force it): still batching.
-const MIN_WINDOW: usize = 64;
 /// Failed prefixes are tried again this often, even without a hint that they may now work.
 pub const RETRY_INTERVAL: Duration = Duration::from_secs(5);
 /// After a link, address or route change, failed prefixes are retried this soon (changes come
@@ -104,13 +105,17 @@ pub const EVENT_CAPACITY: usize = 1024;
 const DATAGRAM_BYTES: usize = 64 * 1024;
 /// Room left in a datagram for one more request (an ECMP route of 256 IPv6 paths is ~9 KiB).
 const REQUEST_MAX_BYTES: usize = 10 * 1024;
-/// Receive buffers: acknowledgements of a full [`WINDOW`]; bursts of notifications.
+/// Receive buffers: the refusals of a datagram and dumps; bursts of notifications.
 const REQUEST_SOCKET_BUFFER: usize = 16 * 1024 * 1024;
 const MONITOR_SOCKET_BUFFER: usize = 32 * 1024 * 1024;
 /// Datagrams read from one socket before the task looks at its other inputs.
 const READ_BUDGET: usize = 1024;
 /// Commands taken per wakeup before the task sends what they produced.
 const COMMAND_BUDGET: usize = 4096;
+/// Prefixes waiting for a decision beyond which the task takes no more commands: the command
+/// queue fills and the RIB task waits (backpressure), so the decision queue stays this short
+/// however large a burst the RIB decides.
+const QUEUE_HIGH: usize = 8192;
 /// A dump that takes longer than this is abandoned as an error.
 const DUMP_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -124,10 +129,15 @@ pub enum FibCommand {
     InitialConvergenceDone,
     /// The interface of an IPv6 link-local next hop (from a neighbor's `fe80::1%eth0`).
     LinkLocalInterface { address: Ipv6Addr, interface: u32 },
-    /// The datastore's pools, for `[kernel.advertise]` without `prefixes`.
-    AdvertisePools(Vec<IpNet>),
+    /// A new `[kernel.advertise]` (a reload, or the datastore's pools where the file lists
+    /// none); `None`: no kernel route is advertised. The kernel routes are judged again.
+    SetAdvertise(Option<config::KernelAdvertise>),
+    /// A new `persist_on_exit`, read when the task stops.
+    SetPersistOnExit(bool),
     /// The table for `bgpctl show fib`.
     Status(oneshot::Sender<Vec<FibEntry>>),
+    /// The counts for the metrics and the restart bits, without the table.
+    Figures(oneshot::Sender<FibFigures>),
     /// Answered once every change so far has been acknowledged (or refused) by the kernel.
     Flush(oneshot::Sender<()>),
     /// Stop: delete our routes unless `persist_on_exit`; answered when done.
@@ -184,12 +194,11 @@ impl Fib {
         ];
         let monitor = NetlinkSocket::open(&groups, MONITOR_SOCKET_BUFFER)
             .map_err(FibError::netlink("open monitor socket"))?;
+        monitor
+            .ignore_route_additions_of(owner.protocol)
+            .map_err(FibError::netlink("filter monitor socket"))?;
         let request = NetlinkSocket::open(&[], REQUEST_SOCKET_BUFFER)
             .map_err(FibError::netlink("open request socket"))?;
-        let granted = request
-            .receive_buffer()
-            .map_err(FibError::netlink("request socket buffer"))?;
-        let window = (granted / ACK_BUFFER_BYTES).clamp(MIN_WINDOW, WINDOW);
         let state = FibState::new(
             owner,
             usize::from(kernel.ecmp_max_paths),
@@ -201,7 +210,7 @@ impl Fib {
         let mut driver = Driver {
             state,
             owner,
-            window,
+            sent: Vec::new(),
             persist_on_exit: kernel.persist_on_exit,
             sequence: 0,
             buffer: Vec::with_capacity(netlink::RECEIVE_BUFFER_LEN),
@@ -246,13 +255,22 @@ impl Fib {
             .await
     }
 
-    pub async fn advertise_pools(&self, pools: Vec<IpNet>) -> Result<(), FibError> {
-        self.send(FibCommand::AdvertisePools(pools)).await
+    pub async fn set_advertise(
+        &self,
+        advertise: Option<config::KernelAdvertise>,
+    ) -> Result<(), FibError> {
+        self.send(FibCommand::SetAdvertise(advertise)).await
     }
 
     pub async fn status(&self) -> Result<Vec<FibEntry>, FibError> {
         let (reply, answer) = oneshot::channel();
         self.send(FibCommand::Status(reply)).await?;
+        answer.await.map_err(|_| FibError::Stopped)
+    }
+
+    pub async fn figures(&self) -> Result<FibFigures, FibError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(FibCommand::Figures(reply)).await?;
         answer.await.map_err(|_| FibError::Stopped)
     }
 
@@ -291,8 +309,8 @@ enum DumpKind {
 struct Driver {
     state: FibState,
     owner: Owner,
-    /// See [`WINDOW`].
-    window: usize,
+    /// The sequence numbers of the datagram being sent.
+    sent: Vec<u32>,
     persist_on_exit: bool,
     sequence: u32,
     buffer: Vec<u8>,
@@ -338,11 +356,7 @@ impl Driver {
             tokio::select! {
                 guard = monitor.readable() => {
                     let mut guard = guard.map_err(FibError::netlink("monitor readiness"))?;
-                    self.read(&mut guard, Socket::Monitor)?;
-                }
-                guard = request.readable(), if self.state.in_flight() > 0 => {
-                    let mut guard = guard.map_err(FibError::netlink("request readiness"))?;
-                    self.read(&mut guard, Socket::Request)?;
+                    self.read(&mut guard)?;
                 }
                 permit = reserve(events.as_ref()), if has_events => match permit {
                     Some(permit) => {
@@ -352,10 +366,13 @@ impl Driver {
                     }
                     None => self.events = None,
                 },
-                command = commands.recv(), if self.stopping.is_none() => match command {
+                command = commands.recv(), if self.stopping.is_none() && self.state.queued() < QUEUE_HIGH => match command {
                     Some(command) => {
                         self.command(command);
                         for _ in 1..COMMAND_BUDGET {
+                            if self.state.queued() >= QUEUE_HIGH {
+                                break;
+                            }
                             match commands.try_recv() {
                                 Ok(command) => self.command(command),
                                 Err(_) => break,
@@ -389,14 +406,21 @@ impl Driver {
             FibCommand::LinkLocalInterface { address, interface } => {
                 self.state.set_link_local_scope(address, interface);
             }
-            FibCommand::AdvertisePools(pools) => {
-                if self.state.set_advertise_pools(pools) {
+            FibCommand::SetAdvertise(advertise) => {
+                if self
+                    .state
+                    .set_advertise(advertise.as_ref().map(Advertise::new))
+                {
                     // Routes the old filter passed over were not kept: judge them all anew.
                     self.resync_wanted = true;
                 }
             }
+            FibCommand::SetPersistOnExit(persist_on_exit) => self.persist_on_exit = persist_on_exit,
             FibCommand::Status(reply) => {
                 let _ = reply.send(self.state.status());
+            }
+            FibCommand::Figures(reply) => {
+                let _ = reply.send(self.state.figures());
             }
             FibCommand::Flush(reply) => self.flush_waiters.push(reply),
             FibCommand::Stop(reply) => {
@@ -408,26 +432,72 @@ impl Driver {
         }
     }
 
-    /// Sends due requests in datagrams of many, keeping at most `window` unanswered.
+    /// Sends due requests in datagrams of many; when a datagram's `sendmsg` returns, the kernel
+    /// has handled every request in it and queued an answer for each it refused: those are read
+    /// at once, and the others are done.
     async fn send_requests(&mut self, request: &NetlinkSocket) -> Result<(), FibError> {
         loop {
             self.datagram.clear();
-            while self.state.in_flight() < self.window
-                && self.datagram.len() + REQUEST_MAX_BYTES <= DATAGRAM_BYTES
-            {
+            self.sent.clear();
+            while self.datagram.len() + REQUEST_MAX_BYTES <= DATAGRAM_BYTES {
                 let sequence = self.next_sequence();
                 let Some(change) = self.state.next_request(sequence) else {
                     break;
                 };
-                netlink::encode_request(&mut self.datagram, sequence, &change, &self.owner);
+                let next_hops = self.state.next_hops(&change);
+                netlink::encode_request(
+                    &mut self.datagram,
+                    sequence,
+                    &change,
+                    next_hops,
+                    &self.owner,
+                );
+                self.sent.push(sequence);
             }
-            if self.datagram.is_empty() {
+            if self.sent.is_empty() {
                 return Ok(());
             }
             request
                 .send(&self.datagram)
                 .await
                 .map_err(FibError::netlink("send routes"))?;
+            self.read_refusals(request)?;
+            for sequence in std::mem::take(&mut self.sent) {
+                // Refused ones were answered above; lost answers were forgotten.
+                self.state.acknowledged(sequence, None);
+            }
+        }
+    }
+
+    /// Reads the answers queued on the request socket (refusals of the datagram just sent)
+    /// without waiting. An overrun lost some: the datagram's requests are forgotten and a dump
+    /// tells what the kernel did.
+    fn read_refusals(&mut self, request: &NetlinkSocket) -> Result<(), FibError> {
+        loop {
+            let mut buffer = std::mem::take(&mut self.buffer);
+            let received = request.receive_now(&mut buffer);
+            if let Ok(Some(len)) = &received {
+                netlink::decode_datagram(&buffer[..*len], |incoming| {
+                    self.incoming(incoming);
+                });
+            }
+            self.buffer = buffer;
+            match received {
+                Ok(Some(_)) => {}
+                Ok(None) => return Ok(()),
+                Err(error) if error.raw_os_error() == Some(libc::ENOBUFS) => {
+                    tracing::warn!("netlink request socket overran; resynchronizing");
+                    self.state.lost_in_flight();
+                    self.resync_wanted = true;
+                    return Ok(());
+                }
+                Err(error) => {
+                    return Err(FibError::Netlink {
+                        operation: "receive answers",
+                        source: error,
+                    })
+                }
+            }
         }
     }
 
@@ -458,8 +528,8 @@ impl Driver {
         self.sequence
     }
 
-    /// Drains up to [`READ_BUDGET`] datagrams from a ready socket.
-    fn read(&mut self, guard: &mut netlink::ReadGuard<'_>, socket: Socket) -> Result<(), FibError> {
+    /// Drains up to [`READ_BUDGET`] datagrams from the ready monitor socket.
+    fn read(&mut self, guard: &mut netlink::ReadGuard<'_>) -> Result<(), FibError> {
         let mut hint = false;
         for _ in 0..READ_BUDGET {
             let mut buffer = std::mem::take(&mut self.buffer);
@@ -476,10 +546,7 @@ impl Driver {
                 }
                 Ok(None) => Ok(false),
                 Err(error) if error.raw_os_error() == Some(libc::ENOBUFS) => {
-                    tracing::warn!(socket = ?socket, "netlink socket overran; resynchronizing");
-                    if socket == Socket::Request {
-                        self.state.lost_in_flight();
-                    }
+                    tracing::warn!("netlink monitor socket overran; resynchronizing");
                     self.resync_wanted = true;
                     Ok(true)
                 }
@@ -598,13 +665,6 @@ impl Driver {
             }
         }
     }
-}
-
-/// Which socket a read came from (its overrun means different losses).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Socket {
-    Request,
-    Monitor,
 }
 
 /// A slot in the event channel, or `None` when it is closed.

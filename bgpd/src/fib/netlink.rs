@@ -13,8 +13,8 @@ use std::os::fd::AsRawFd;
 use ipnet::IpNet;
 use netlink_packet_core::Parseable;
 use netlink_packet_core::{
-    NetlinkBuffer, NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE,
-    NLM_F_DUMP, NLM_F_REPLACE, NLM_F_REQUEST,
+    NetlinkBuffer, NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_CREATE, NLM_F_DUMP,
+    NLM_F_REPLACE, NLM_F_REQUEST,
 };
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 use netlink_packet_route::route::{
@@ -93,7 +93,7 @@ pub(super) enum Incoming {
 
 /// A negative `NLMSG_ERROR` answer: the errno and the kernel's extended-ack message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct KernelError {
+pub struct KernelError {
     pub errno: i32,
     pub message: Option<String>,
 }
@@ -141,9 +141,56 @@ impl NetlinkSocket {
         Ok(NetlinkSocket { fd })
     }
 
-    /// The receive buffer the kernel granted (it counts skb overhead against it).
-    pub fn receive_buffer(&self) -> io::Result<usize> {
-        self.fd.get_ref().get_rx_buf_sz()
+    /// Drops, in the kernel, the `RTM_NEWROUTE` notifications of routes of `protocol`
+    /// (socket(7) `SO_ATTACH_FILTER`, a classic BPF program over each message: one per
+    /// notification skb): the kernel echoes every route we install, and the task needs only
+    /// other protocols' routes and the deletion of ours.
+    pub fn ignore_route_additions_of(&self, protocol: u8) -> io::Result<()> {
+        // BPF loads are big-endian; the message type is in host order.
+        let new_route = u32::from(u16::from_be_bytes(RTM_NEWROUTE.to_ne_bytes()));
+        // `struct rtmsg` follows the header; `rtm_protocol` is its sixth byte.
+        let protocol_offset = u32::try_from(NLMSG_HEADER_LEN + 5).unwrap_or(u32::MAX);
+        let mut program = [
+            bpf::statement(bpf::LD | bpf::H | bpf::ABS, 4), // nlmsg_type
+            bpf::jump(bpf::JMP | bpf::JEQ | bpf::K, new_route, 0, 3),
+            bpf::statement(bpf::LD | bpf::B | bpf::ABS, protocol_offset),
+            bpf::jump(bpf::JMP | bpf::JEQ | bpf::K, u32::from(protocol), 0, 1),
+            bpf::statement(bpf::RET | bpf::K, 0),        // drop
+            bpf::statement(bpf::RET | bpf::K, u32::MAX), // keep whole
+        ];
+        let filter = libc::sock_fprog {
+            len: u16::try_from(program.len()).unwrap_or(u16::MAX),
+            filter: program.as_mut_ptr(),
+        };
+        let size = libc::socklen_t::try_from(std::mem::size_of::<libc::sock_fprog>())
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        // SAFETY: setsockopt(2) on an open socket with a pointer to a live `sock_fprog` whose
+        // program outlives the call (the kernel copies it).
+        let attached = unsafe {
+            libc::setsockopt(
+                self.fd.get_ref().as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_ATTACH_FILTER,
+                std::ptr::addr_of!(filter).cast(),
+                size,
+            )
+        };
+        if attached == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    /// Reads one queued datagram into `buffer` without waiting: `Ok(None)` when none is queued.
+    pub fn receive_now(&self, buffer: &mut Vec<u8>) -> io::Result<Option<usize>> {
+        buffer.clear();
+        match self.fd.get_ref().recv(buffer, libc::MSG_TRUNC) {
+            Ok(len) if len > buffer.capacity() => Err(truncated(len)),
+            Ok(len) => Ok(Some(len)),
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Err(error) => Err(error),
+        }
     }
 
     /// Sends one datagram of concatenated requests; the kernel handles them in order.
@@ -175,13 +222,37 @@ pub(super) fn try_receive(
 ) -> io::Result<Option<usize>> {
     buffer.clear();
     match guard.try_io(|fd| fd.get_ref().recv(buffer, libc::MSG_TRUNC)) {
-        Ok(Ok(len)) if len > buffer.capacity() => Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("netlink datagram of {len} bytes truncated"),
-        )),
+        Ok(Ok(len)) if len > buffer.capacity() => Err(truncated(len)),
         Ok(Ok(len)) => Ok(Some(len)),
         Ok(Err(error)) => Err(error),
         Err(_would_block) => Ok(None),
+    }
+}
+
+fn truncated(len: usize) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("netlink datagram of {len} bytes truncated"),
+    )
+}
+
+/// Classic BPF (linux/filter.h, linux/bpf_common.h): what the monitor socket's filter needs.
+mod bpf {
+    pub const LD: u16 = 0x00;
+    pub const JMP: u16 = 0x05;
+    pub const RET: u16 = 0x06;
+    pub const H: u16 = 0x08;
+    pub const B: u16 = 0x10;
+    pub const ABS: u16 = 0x20;
+    pub const JEQ: u16 = 0x10;
+    pub const K: u16 = 0x00;
+
+    pub fn statement(code: u16, k: u32) -> libc::sock_filter {
+        jump(code, k, 0, 0)
+    }
+
+    pub fn jump(code: u16, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
+        libc::sock_filter { code, jt, jf, k }
     }
 }
 
@@ -212,16 +283,18 @@ pub(super) fn encode_request(
     datagram: &mut Vec<u8>,
     sequence: u32,
     request: &Request,
+    next_hops: &[NextHop],
     owner: &Owner,
 ) {
     let (message, flags) = match request {
-        Request::Replace { prefix, next_hops } => (
+        // No NLM_F_ACK: the kernel answers only what it refuses (see `super`, batching).
+        Request::Replace { prefix, .. } => (
             RouteNetlinkMessage::NewRoute(route_message(owner, *prefix, owner.metric, next_hops)),
-            NLM_F_REQUEST | NLM_F_ACK | NLM_F_REPLACE | NLM_F_CREATE,
+            NLM_F_REQUEST | NLM_F_REPLACE | NLM_F_CREATE,
         ),
         Request::Delete { prefix, metric } => (
             RouteNetlinkMessage::DelRoute(route_message(owner, *prefix, *metric, &[])),
-            NLM_F_REQUEST | NLM_F_ACK,
+            NLM_F_REQUEST,
         ),
     };
     append(datagram, sequence, flags, message);
@@ -517,20 +590,22 @@ mod tests {
 
     #[test]
     fn replace_request_bytes() {
+        let mut table = super::super::table::Table::new();
+        let next_hops = [NextHop {
+            address: "10.0.0.2".parse().expect("address"),
+            interface: None,
+        }];
         let request = Request::Replace {
             prefix: "10.1.0.0/24".parse().expect("prefix"),
-            next_hops: vec![NextHop {
-                address: "10.0.0.2".parse().expect("address"),
-                interface: None,
-            }],
+            next_hops: table.intern_next_hops(&next_hops),
         };
         let mut datagram = Vec::new();
-        encode_request(&mut datagram, 7, &request, &OWNER);
+        encode_request(&mut datagram, 7, &request, &next_hops, &OWNER);
         #[rustfmt::skip]
         let expected = [
             0x3c, 0x00, 0x00, 0x00, // nlmsg_len 60
             0x18, 0x00,             // nlmsg_type RTM_NEWROUTE
-            0x05, 0x05,             // flags REQUEST | ACK | REPLACE | CREATE
+            0x01, 0x05,             // flags REQUEST | REPLACE | CREATE (no ACK: only refusals)
             0x07, 0x00, 0x00, 0x00, // nlmsg_seq 7
             0x00, 0x00, 0x00, 0x00, // nlmsg_pid: the kernel
             0x02,                   // rtm_family AF_INET

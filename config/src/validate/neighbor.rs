@@ -16,7 +16,7 @@ use crate::error::{ErrorKind, KeyPath, Problems};
 use crate::model::{Global, Neighbor, Timers};
 use crate::raw::RawNeighbor;
 use crate::types::{
-    AddPath, HoldTime, NextHopMode, Password, PeerAddress, RestartDelay, SendHoldTime, TtlSecurity,
+    HoldTime, NextHopMode, Password, PeerAddress, RestartDelay, SendHoldTime, TtlSecurity,
 };
 
 /// A neighbor whose timers are not yet resolved: a datastore peer takes its default hold time
@@ -243,7 +243,7 @@ pub(crate) fn neighbor_draft(
         max_prefixes: max_prefixes?,
         max_prefixes_restart: max_prefixes_restart?,
         send_hold_time: send_hold_time?,
-        add_path: raw.add_path.unwrap_or(AddPath::None),
+        add_path: raw.add_path.unwrap_or(proto::session::AddPathConfig::None),
         communities: communities?,
         import: import?,
         export: export?,

@@ -25,6 +25,16 @@ impl AddPathConfig {
     }
 }
 
+/// The keepalive interval for a hold time when none is configured: a third of it (RFC 4271
+/// §10), at least a second; zero when the hold time is zero (no KEEPALIVEs, §4.4).
+pub fn default_keepalive(hold_time: u16) -> u16 {
+    if hold_time == 0 {
+        0
+    } else {
+        (hold_time / 3).max(1)
+    }
+}
+
 /// Graceful restart (RFC 4724) as we announce it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct GracefulRestartConfig {

@@ -23,7 +23,7 @@ mod fsm;
 pub mod negotiate;
 
 pub use backoff::ConnectRetryBackoff;
-pub use config::{AddPathConfig, GracefulRestartConfig, SessionConfig};
+pub use config::{default_keepalive, AddPathConfig, GracefulRestartConfig, SessionConfig};
 pub use fsm::Session;
 pub use negotiate::{Negotiated, NegotiatedRestart};
 

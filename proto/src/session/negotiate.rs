@@ -203,7 +203,7 @@ pub fn negotiate(config: &SessionConfig, remote: &Open) -> Result<Negotiated, No
         Duration::ZERO
     } else {
         // A configured interval is honoured up to a third of the hold time (RFC 4271 §10).
-        let third = u64::from(hold_time / 3).max(1);
+        let third = u64::from(super::config::default_keepalive(hold_time));
         Duration::from_secs(config.keepalive.map_or(third, |k| u64::from(k).min(third)))
     };
 
