@@ -962,13 +962,14 @@ impl Daemon {
     }
 }
 
-/// Global fields that apply at once: the hold time reaches the neighbors through their own
-/// resolved timers, the metrics page reads the configuration on every scrape, the RIB takes
-/// a new CLUSTER_ID (RFC 4456 §7) without a session reset.
+/// Global fields that apply at once: the hold time and the error wait time reach the
+/// neighbors through their own resolved timers, the metrics page reads the configuration on
+/// every scrape, the RIB takes a new CLUSTER_ID (RFC 4456 §7) without a session reset.
 fn global_field_live(field: config::GlobalField) -> bool {
     matches!(
         field,
         config::GlobalField::HoldTime
+            | config::GlobalField::ErrorWaitTime
             | config::GlobalField::MetricsNeighborLabels
             | config::GlobalField::ClusterId
     )

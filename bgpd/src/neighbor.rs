@@ -57,6 +57,8 @@ impl NeighborSettings {
         session.connect_retry_max = neighbor.timers.connect_retry.max(Duration::from_secs(1));
         session.connect_retry = FIRST_CONNECT_RETRY.min(session.connect_retry_max);
         session.send_hold_time = neighbor.send_hold_time.map(|s| s.duration());
+        session.idle_hold = neighbor.timers.error_wait_time.min();
+        session.idle_hold_max = neighbor.timers.error_wait_time.max();
         session.add_path = match neighbor.add_path {
             config::AddPath::None => AddPathConfig::None,
             config::AddPath::Receive => AddPathConfig::Receive,

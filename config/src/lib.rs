@@ -49,7 +49,7 @@ pub use model::{
 pub use policy::{Policy, PolicyAction, PrefixList, PrefixRange};
 pub use source::{ConfigSource, SourceEvent};
 pub use types::{
-    AddPath, Community, HoldTime, InterfaceName, InterfacePattern, LogFormat, LogLevel,
-    LongLivedTime, NextHopMode, Password, PeerAddress, RestartDelay, RestartTime, RouteProtocol,
-    SendHoldTime, TtlSecurity,
+    AddPath, Community, ErrorWaitTime, HoldTime, InterfaceName, InterfacePattern, LogFormat,
+    LogLevel, LongLivedTime, NextHopMode, Password, PeerAddress, RestartDelay, RestartTime,
+    RouteProtocol, SendHoldTime, TtlSecurity,
 };

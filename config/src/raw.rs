@@ -38,6 +38,7 @@ pub(crate) struct RawGlobal {
     pub metrics_neighbor_labels: Option<bool>,
     pub state_dir: Option<String>,
     pub graceful_restart: Option<RawGracefulRestart>,
+    pub error_wait_time: Option<Vec<i64>>,
     pub log_format: Option<LogFormat>,
     pub log_level: Option<LogLevel>,
 }
@@ -131,6 +132,7 @@ pub(crate) struct RawNeighbor {
     pub max_prefixes: Option<i64>,
     pub max_prefixes_restart: Option<i64>,
     pub send_hold_time: Option<i64>,
+    pub error_wait_time: Option<Vec<i64>>,
     pub add_path: Option<AddPath>,
     pub communities: Option<Vec<String>>,
     pub import: Option<Vec<String>>,

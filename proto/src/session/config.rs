@@ -54,8 +54,10 @@ pub struct SessionConfig {
     /// First ConnectRetry interval; doubles per failed attempt up to `connect_retry_max`.
     pub connect_retry: Duration,
     pub connect_retry_max: Duration,
-    /// Wait after an error before starting again (§8.1.1 IdleHoldTime); doubles on repeated
-    /// errors up to `idle_hold_max` and resets once a session was Established for a while.
+    /// Wait after an error before starting again (§8.1.1 IdleHoldTime, the operator's
+    /// `error_wait_time` minimum): the first wait is exactly this; it doubles (jittered, never
+    /// below it) on repeated errors up to `idle_hold_max`, and starts again from here once a
+    /// session stayed Established for `idle_hold_max`.
     pub idle_hold: Duration,
     pub idle_hold_max: Duration,
     /// RFC 9687 send hold time; `None` = max(8 minutes, 2 × negotiated hold time).

@@ -110,8 +110,15 @@ impl Session {
     }
 
     /// Replaces the configuration used for the next OPEN. The running connection keeps what it
-    /// negotiated; the caller stops the session when a change needs a new one.
+    /// negotiated; the caller stops the session when a change needs a new one. A new idle hold
+    /// range (`error_wait_time`) applies from the next error on, starting at its minimum.
     pub fn set_config(&mut self, config: SessionConfig) {
+        if (config.idle_hold, config.idle_hold_max)
+            != (self.config.idle_hold, self.config.idle_hold_max)
+        {
+            self.idle_backoff
+                .set_bounds(config.idle_hold, config.idle_hold_max);
+        }
         self.config = config;
     }
 
@@ -679,7 +686,8 @@ impl Session {
         }
         self.connect_retry_at = None;
         if self.enabled {
-            self.idle_hold_until = Some(now + self.idle_backoff.next_interval());
+            // The operator's error_wait_time: its minimum first, doubling, never below it.
+            self.idle_hold_until = Some(now + self.idle_backoff.next_interval_at_least_initial());
         }
     }
 }

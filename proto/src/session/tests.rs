@@ -760,3 +760,67 @@ fn a_connect_still_pending_when_another_connection_got_through_is_abandoned() {
     assert_eq!(actions.first(), Some(&Action::Connect));
     assert_eq!(session.state(), State::Connect);
 }
+
+/// The operator's `error_wait_time` (BIRD's `error wait time`): after an error the session
+/// rests exactly its minimum, each further error doubles the wait (jittered, never below the
+/// minimum) up to its maximum, and a session that stayed up for the maximum starts again from
+/// the minimum. A new range applies from the next error on.
+#[test]
+fn error_wait_time_starts_at_its_minimum_and_doubles_to_its_maximum() {
+    let mut local = config(65002, [10, 0, 0, 2], 65001);
+    local.passive = true;
+    local.idle_hold = Duration::from_secs(3);
+    local.idle_hold_max = Duration::from_secs(12);
+    let peer_open = Message::Open(super::negotiate::local_open(&config(
+        65001,
+        [10, 0, 0, 1],
+        65002,
+    )));
+    let error = Message::Notification(Notification::new(ErrorCode::Cease(
+        CeaseError::AdministrativeReset,
+    )));
+    let mut session = Session::new(local.clone(), 11);
+    let mut now = Instant::now();
+    session.handle(now, Input::Start);
+    // Up for `uptime`, then an error: how long the idle hold lasts.
+    let mut flap = |session: &mut Session, now: &mut Instant, uptime: Duration| {
+        let incoming = ConnectionId::Incoming;
+        let accepted = session.handle(*now, Input::TcpConnected(incoming));
+        assert!(accepted.contains(&Action::AcceptIncoming), "{accepted:?}");
+        session.handle(*now, Input::Message(incoming, &peer_open));
+        session.handle(*now, Input::Message(incoming, &Message::Keepalive));
+        assert_eq!(session.state(), State::Established);
+        *now += uptime;
+        session.handle(*now, Input::Message(incoming, &error));
+        assert_eq!(session.state(), State::Idle);
+        let until = session.poll_timeout().expect("idle hold timer");
+        let wait = until - *now;
+        *now = until;
+        session.handle_timeout(*now);
+        assert_eq!(session.state(), State::Active);
+        wait
+    };
+    let brief = Duration::from_secs(1);
+    let secs = Duration::from_secs;
+    assert_eq!(
+        flap(&mut session, &mut now, brief),
+        secs(3),
+        "the minimum first"
+    );
+    for base in [6, 12, 12] {
+        let wait = flap(&mut session, &mut now, brief);
+        assert!(
+            wait >= secs(base) * 3 / 4 && wait <= secs(base),
+            "{wait:?} is not the doubled wait {base} s (jittered)"
+        );
+    }
+    // Up for the maximum: forgiven, back to the minimum.
+    assert_eq!(flap(&mut session, &mut now, secs(12)), secs(3));
+    assert!(flap(&mut session, &mut now, brief) > secs(3));
+    // A new range (a reload) starts at its own minimum.
+    local.idle_hold = Duration::from_secs(7);
+    local.idle_hold_max = Duration::from_secs(7);
+    session.set_config(local);
+    assert_eq!(flap(&mut session, &mut now, brief), secs(7));
+    assert_eq!(flap(&mut session, &mut now, brief), secs(7));
+}
