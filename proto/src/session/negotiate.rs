@@ -307,11 +307,11 @@ fn peer_asn(remote: &Open) -> Result<Asn, Notification> {
         // AS_TRANS only stands in the 2-octet field for a 4-octet AS; as the AS itself it is
         // reserved (RFC 6793 §9).
         Some(Asn::TRANS) => Err(open_error(OpenError::BadPeerAs)),
-        // A number that fits two octets must be in the My Autonomous System field as well.
-        Some(asn) if asn.is_two_octet() && remote.my_as != asn => {
-            Err(open_error(OpenError::BadPeerAs))
-        }
-        Some(asn) if !asn.is_two_octet() && remote.my_as != Asn::TRANS => {
+        // RFC 6793 §4.1: the capability carries the AS; My Autonomous System holds it when it
+        // fits two octets, else AS_TRANS. AS_TRANS is accepted for a 2-octet AS too: the
+        // capability is what counts, and some speakers always send AS_TRANS. Any other
+        // value contradicts the capability.
+        Some(asn) if remote.my_as != asn && remote.my_as != Asn::TRANS => {
             Err(open_error(OpenError::BadPeerAs))
         }
         Some(asn) => Ok(asn),
@@ -423,6 +423,32 @@ mod tests {
         assert_eq!(
             check(vec![]).map(|_| ()),
             Err(ErrorCode::OpenMessage(OpenError::BadPeerAs))
+        );
+    }
+
+    /// RFC 6793 §4.1: AS_TRANS in My Autonomous System with the capability naming the
+    /// configured AS is accepted, whether that AS needs four octets or fits two; a My AS that
+    /// is neither AS_TRANS nor the capability's AS is not.
+    #[test]
+    fn as_trans_with_the_capability_is_accepted_whatever_the_size_of_the_as() {
+        for peer in [Asn(4_200_000_001), Asn(65001), Asn(1)] {
+            let mut config = local();
+            config.peer_asn = peer;
+            let mut open = remote(vec![Capability::FourOctetAs(peer)]);
+            open.my_as = Asn::TRANS;
+            let negotiated = negotiate(&config, &open).map_err(|n| n.code);
+            assert_eq!(negotiated.map(|n| n.peer_asn), Ok(peer), "AS {peer}");
+        }
+        let mut config = local();
+        config.peer_asn = Asn(65001);
+        let mut open = remote(vec![Capability::FourOctetAs(Asn(65001))]);
+        open.my_as = Asn(65001);
+        assert!(negotiate(&config, &open).is_ok(), "the AS itself in My AS");
+        open.my_as = Asn(65002);
+        assert_eq!(
+            negotiate(&config, &open).map(|_| ()).map_err(|n| n.code),
+            Err(ErrorCode::OpenMessage(OpenError::BadPeerAs)),
+            "My AS contradicts the capability"
         );
     }
 
