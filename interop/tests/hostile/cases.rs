@@ -10,7 +10,9 @@ use proto::capability::Capability;
 use proto::header::MessageType;
 use proto::message::Message;
 use proto::nlri::{encode_nlri, Nlri};
-use proto::notification::{ErrorCode, FsmError, HeaderError, OpenError, UpdateError};
+use proto::notification::{
+    ErrorCode, FsmError, HeaderError, OpenError, RouteRefreshError, UpdateError,
+};
 use proto::open::{HoldTime, Open};
 use proto::{Asn, RouterId, SessionParams};
 use std::net::Ipv4Addr;
@@ -98,6 +100,7 @@ pub fn cases() -> Vec<Case> {
     let open = |s| Notification(ErrorCode::OpenMessage(s));
     let update = |s| Notification(ErrorCode::UpdateMessage(s));
     let fsm = |s| Notification(ErrorCode::FiniteStateMachine(s));
+    let route_refresh = |s| Notification(ErrorCode::RouteRefreshMessage(s));
     vec![
         // --- Message header (RFC 4271 §6.1) ---
         Case {
@@ -196,6 +199,13 @@ pub fn cases() -> Vec<Case> {
             phase: Connected,
             fault: |ctx| open_bytes(&open_as(ctx, Asn(AS_TRANS), Some(Asn(AS_TRANS)))),
             expect: open(OpenError::BadPeerAs),
+        },
+        Case {
+            name: "open: AS_TRANS as My AS, the capability naming a 2-octet AS",
+            phase: Connected,
+            // RFC 6793 §4.1: the capability is the AS; AS_TRANS stands in the 2-octet field.
+            fault: |ctx| open_bytes(&open_as(ctx, Asn(AS_TRANS), Some(HOSTILE_AS))),
+            expect: SessionUp,
         },
         Case {
             name: "open: hold time 1",
@@ -352,6 +362,39 @@ pub fn cases() -> Vec<Case> {
                 )
             },
             expect: Ignored,
+        },
+        // --- ROUTE-REFRESH length (RFC 7313 §5): 4 octets after the header, every subtype ---
+        Case {
+            name: "route refresh: a normal request with one more octet",
+            phase: Established,
+            fault: |_| {
+                frame(
+                    MessageType::RouteRefresh.to_wire(),
+                    &[
+                        0x00, 0x01, // AFI IPv4
+                        0x00, // subtype 0: a request
+                        0x01, // SAFI unicast
+                        0x00, // one octet too many (no ORF was negotiated)
+                    ],
+                )
+            },
+            expect: route_refresh(RouteRefreshError::InvalidMessageLength),
+        },
+        Case {
+            name: "route refresh: a reserved subtype with two more octets",
+            phase: Established,
+            fault: |_| {
+                frame(
+                    MessageType::RouteRefresh.to_wire(),
+                    &[
+                        0x00, 0x01, // AFI IPv4
+                        0x07, // subtype 7: reserved, ignored only when well formed
+                        0x01, // SAFI unicast
+                        0xab, 0xcd, // two octets too many
+                    ],
+                )
+            },
+            expect: route_refresh(RouteRefreshError::InvalidMessageLength),
         },
         // --- UPDATE structure (RFC 4271 §6.3 kept by RFC 7606 §3(b), §5.3) ---
         Case {
@@ -598,6 +641,66 @@ pub fn cases() -> Vec<Case> {
             expect: Withdrawn,
         },
         Case {
+            name: "NEXT_HOP: 0.0.0.0 is not a host address",
+            phase: Established,
+            fault: |ctx| {
+                canary_without(
+                    ctx,
+                    AttrType::NEXT_HOP,
+                    &attr(WELL_KNOWN, AttrType::NEXT_HOP, &[0, 0, 0, 0]),
+                )
+            },
+            expect: Withdrawn,
+        },
+        Case {
+            name: "NEXT_HOP: 127.0.0.1 (loopback) is not a host address",
+            phase: Established,
+            fault: |ctx| {
+                canary_without(
+                    ctx,
+                    AttrType::NEXT_HOP,
+                    &attr(WELL_KNOWN, AttrType::NEXT_HOP, &[127, 0, 0, 1]),
+                )
+            },
+            expect: Withdrawn,
+        },
+        Case {
+            name: "NEXT_HOP: 224.0.0.5 (multicast) is not a host address",
+            phase: Established,
+            fault: |ctx| {
+                canary_without(
+                    ctx,
+                    AttrType::NEXT_HOP,
+                    &attr(WELL_KNOWN, AttrType::NEXT_HOP, &[224, 0, 0, 5]),
+                )
+            },
+            expect: Withdrawn,
+        },
+        Case {
+            name: "NEXT_HOP: 240.0.0.1 (class E) is not a host address",
+            phase: Established,
+            fault: |ctx| {
+                canary_without(
+                    ctx,
+                    AttrType::NEXT_HOP,
+                    &attr(WELL_KNOWN, AttrType::NEXT_HOP, &[240, 0, 0, 1]),
+                )
+            },
+            expect: Withdrawn,
+        },
+        Case {
+            name: "NEXT_HOP: 255.255.255.255 (limited broadcast) is not a host address",
+            phase: Established,
+            fault: |ctx| {
+                canary_without(
+                    ctx,
+                    AttrType::NEXT_HOP,
+                    &attr(WELL_KNOWN, AttrType::NEXT_HOP, &[255, 255, 255, 255]),
+                )
+            },
+            expect: Withdrawn,
+        },
+        Case {
             name: "fixed length: ORIGIN of 2 octets",
             phase: Established,
             fault: |ctx| {
@@ -767,6 +870,39 @@ pub fn cases() -> Vec<Case> {
                 update_bytes(&[], &[encoded(&marked(ctx), ctx), reach].concat(), &[])
             },
             expect: FamilyDisabled,
+        },
+        Case {
+            name: "MP_REACH_NLRI: IPv6 next hop :: (unspecified) is not a host address",
+            phase: Established,
+            // The canary in the NLRI field beside it: the whole UPDATE is treat-as-withdraw.
+            fault: |ctx| {
+                let next_hop: std::net::Ipv6Addr = "::".parse().expect("address");
+                let reach = mp_reach_ipv6(&next_hop.octets(), 32, &[0x20, 0x01, 0x0d, 0xb8]);
+                canary_with(ctx, &reach)
+            },
+            expect: Withdrawn,
+        },
+        Case {
+            name: "MP_REACH_NLRI: IPv6 next hop ::1 (loopback) is not a host address",
+            phase: Established,
+            // The canary in the NLRI field beside it: the whole UPDATE is treat-as-withdraw.
+            fault: |ctx| {
+                let next_hop: std::net::Ipv6Addr = "::1".parse().expect("address");
+                let reach = mp_reach_ipv6(&next_hop.octets(), 32, &[0x20, 0x01, 0x0d, 0xb8]);
+                canary_with(ctx, &reach)
+            },
+            expect: Withdrawn,
+        },
+        Case {
+            name: "MP_REACH_NLRI: IPv6 next hop ff02::1 (multicast) is not a host address",
+            phase: Established,
+            // The canary in the NLRI field beside it: the whole UPDATE is treat-as-withdraw.
+            fault: |ctx| {
+                let next_hop: std::net::Ipv6Addr = "ff02::1".parse().expect("address");
+                let reach = mp_reach_ipv6(&next_hop.octets(), 32, &[0x20, 0x01, 0x0d, 0xb8]);
+                canary_with(ctx, &reach)
+            },
+            expect: Withdrawn,
         },
     ]
 }
