@@ -1,7 +1,8 @@
 //! The daemon's supervisor: it owns the configuration, the listeners and the table of peer
 //! tasks. Accepted connections are routed to their neighbor's task (or closed when they come
 //! from no configured neighbor); `SIGHUP` reloads the configuration file and applies only what
-//! changed; `SIGTERM` / `SIGINT` stop every session with Cease / Administrative Shutdown.
+//! changed; `SIGTERM` / `SIGINT` stop every session with Cease / Administrative Shutdown
+//! (with graceful restart, only where the RFC 8538 N bit was negotiated).
 //! It starts the RIB task (`crate::rib`) and tells it what the configuration says of routes
 //! and neighbors; `show routes` and the neighbors' route counters are answered by the RIB.
 //!
@@ -231,10 +232,14 @@ impl Daemon {
         if let Some(task) = kernel_task {
             task.abort();
         }
-        self.shutdown().await;
+        // ops (RFC 8538): the RIB stops before the sessions close, so that nothing a closing
+        // session withdraws reaches the others (they close too, or, restarting gracefully,
+        // must keep our routes).
         if let Some(task) = rib_task {
             task.abort();
+            let _ = task.await;
         }
+        self.shutdown().await;
         Ok(())
     }
 
@@ -928,25 +933,24 @@ impl Daemon {
     }
 
     async fn shutdown(&mut self) {
-        if self.config.global.graceful_restart.enabled {
-            // RFC 4724 §4.2: neighbors keep our routes only when the TCP connection simply
-            // ends; a Cease would make them drop them (we do not offer the RFC 8538 N bit).
-            // The peer tasks end without a word; their connections close with them.
-            info!("stopping for a graceful restart: sessions end without NOTIFICATION");
-            for (_, peer) in std::mem::take(&mut self.peers) {
-                peer.task.abort();
-            }
-            for listener in &self.listeners {
-                listener.task.abort();
-            }
-            return;
-        }
-        info!("stopping: closing every session");
+        // ops (RFC 8538): with graceful restart every session is stopped for a restart: a
+        // neighbor that negotiated the N bit gets Cease / Administrative Shutdown and keeps
+        // our routes (RFC 8538 §4); the others see the connection close without a
+        // NOTIFICATION, which keeps them too (RFC 4724 §4.2). The kernel routes stay.
+        let reason = if self.config.global.graceful_restart.enabled {
+            info!("stopping for a graceful restart: neighbors keep our routes");
+            StopReason::Restart("bgpd is restarting".to_owned())
+        } else {
+            info!("stopping: closing every session");
+            StopReason::AdministrativeShutdown("bgpd is shutting down".to_owned())
+        };
         let peers = std::mem::take(&mut self.peers);
         let mut tasks = Vec::new();
         for (_, peer) in peers {
-            let reason = StopReason::AdministrativeShutdown("bgpd is shutting down".to_owned());
-            let _ = peer.commands.send(PeerCommand::Shutdown(reason)).await;
+            let _ = peer
+                .commands
+                .send(PeerCommand::Shutdown(reason.clone()))
+                .await;
             tasks.push(peer.task);
         }
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {

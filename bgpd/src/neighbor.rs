@@ -77,6 +77,9 @@ impl NeighborSettings {
                     .graceful_restart
                     .long_lived_time
                     .map(|time| time.seconds()),
+                // RFC 8538: offered whenever graceful restart is; it counts where the
+                // neighbor offers it too.
+                notification: true,
             });
         }
         let scope_id = match &neighbor.address.interface {

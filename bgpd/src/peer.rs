@@ -180,6 +180,7 @@ impl PeerHandle {
             md5_baseline: None,
             update_errors: LogLimiter::default(),
             restart: None,
+            closing: Vec::new(),
         };
         let task = tokio::spawn(task.run());
         PeerHandle {
@@ -271,6 +272,9 @@ struct PeerTask {
     /// The delayed start after a `max_prefixes` stop (aborted by any other command that
     /// starts or stops the session).
     restart: Option<JoinHandle<()>>,
+    /// ops (RFC 8538): closed connections still flushing their last messages (a NOTIFICATION),
+    /// awaited before the task ends so that a shutdown's Cease reaches the neighbor.
+    closing: Vec<JoinHandle<()>>,
 }
 
 impl PeerTask {
@@ -322,6 +326,7 @@ impl PeerTask {
     /// Gives the writers of closing connections time to send their NOTIFICATION.
     async fn flush_and_exit(&mut self) {
         self.flush_rib().await;
+        let closing = std::mem::take(&mut self.closing);
         let _ = tokio::time::timeout(CLOSE_FLUSH, async {
             for connection in [self.outgoing.take(), self.incoming.take()]
                 .into_iter()
@@ -330,6 +335,10 @@ impl PeerTask {
                 drop(connection.writer);
                 let _ = connection.writer_task.await;
                 connection.reader.abort();
+            }
+            // ops (RFC 8538): and those the session closed on its way out.
+            for flush in closing {
+                let _ = flush.await;
             }
         })
         .await;
@@ -682,14 +691,14 @@ impl PeerTask {
                         }
                     }
                 }
-                Action::Down(reason) => {
+                Action::Down { reason, graceful } => {
                     if let Some(count) = self.update_errors.take_suppressed() {
                         self.report_suppressed(count);
                     }
-                    info!(peer = %self.settings.name, %reason, "session down");
+                    info!(peer = %self.settings.name, %reason, graceful, "session down");
                     self.rib_outbox.push(RibEvent::PeerDown {
                         peer: self.id,
-                        graceful: reason.is_graceful(),
+                        graceful,
                     });
                     self.status.send_modify(|status| {
                         status.established_at = None;
@@ -791,7 +800,7 @@ impl PeerTask {
             params,
             local,
         }) {
-            close_connection(old);
+            drop(close_connection(old));
         }
     }
 
@@ -823,7 +832,9 @@ impl PeerTask {
 
     fn close(&mut self, id: ConnectionId) {
         if let Some(connection) = self.slot(id).take() {
-            close_connection(connection);
+            // ops (RFC 8538): kept, for `flush_and_exit` (finished ones are dropped).
+            self.closing.retain(|flush| !flush.is_finished());
+            self.closing.push(close_connection(connection));
         }
         if id == ConnectionId::Outgoing {
             if let Some((_, task)) = self.connect.take() {
@@ -833,8 +844,9 @@ impl PeerTask {
     }
 }
 
-/// Lets the writer flush what is queued (a NOTIFICATION), bounded in time, and stops reading.
-fn close_connection(connection: Connection) {
+/// Lets the writer flush what is queued (a NOTIFICATION), bounded in time, and stops reading;
+/// the task that waits for it.
+fn close_connection(connection: Connection) -> JoinHandle<()> {
     connection.reader.abort();
     drop(connection.writer);
     let writer_task = connection.writer_task;
@@ -846,7 +858,7 @@ fn close_connection(connection: Connection) {
         {
             abort.abort();
         }
-    });
+    })
 }
 
 /// Whether a state change reports an error worth showing as the neighbor's last error. A

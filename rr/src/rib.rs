@@ -109,7 +109,8 @@ pub enum RibInput {
     /// A session reached Established.
     PeerUp(Box<PeerUp>),
     /// A session left Established, or a restarting neighbor is forgotten. `graceful`: the
-    /// session failed without a NOTIFICATION (`proto::session::Reason::is_graceful`); when it
+    /// session ended as graceful restart allows (its connection failed, or, with the RFC 8538
+    /// N bit, a NOTIFICATION other than Hard Reset: `proto::session::Reason::is_graceful`); when it
     /// negotiated graceful restart its routes are kept stale (RFC 4724 §4.2, see `restart`),
     /// otherwise they are removed.
     PeerDown { peer: PeerId, graceful: bool },

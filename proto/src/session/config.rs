@@ -36,6 +36,9 @@ pub struct GracefulRestartConfig {
     pub forwarding_preserved: AfiSafiSet,
     /// Long-lived graceful restart stale time in seconds (RFC 9494, 24 bits); `None` = not offered.
     pub long_lived_stale_time: Option<u32>,
+    /// Offer the N bit (RFC 8538 §2): with a neighbor that sets it too, a NOTIFICATION other
+    /// than Cease / Hard Reset ends the session as gracefully as a lost connection.
+    pub notification: bool,
 }
 
 /// The local configuration of one session.

@@ -387,16 +387,10 @@ impl Session {
 
     // ManualStop / AutomaticStop (events 2, 8).
     fn stop(&mut self, now: Instant, reason: StopReason, step: &mut Step) {
-        let notification = reason.notification();
         for id in [ConnectionId::Outgoing, ConnectionId::Incoming] {
-            if self.connection(id).is_some() {
-                self.close_connection(
-                    now,
-                    id,
-                    Some(notification.clone()),
-                    Reason::Stopped(reason.clone()),
-                    step,
-                );
+            if let Some(connection) = self.connection(id) {
+                let notification = reason.notification_for(notification_negotiated(connection));
+                self.close_connection(now, id, notification, Reason::Stopped(reason.clone()), step);
             }
         }
         if self.connecting {
@@ -663,7 +657,10 @@ impl Session {
             Reason::NotificationReceived(n)
                 if n.code == ErrorCode::Cease(CeaseError::ConnectionRejected)
         );
-        self.idle_hold_refuses = !(reason.is_graceful() || refused_by_peer);
+        let graceful =
+            reason.is_graceful(notification.as_ref(), notification_negotiated(&connection));
+        // A neighbor that ended gracefully (restarting) may come straight back.
+        self.idle_hold_refuses = !(graceful || refused_by_peer);
         if let Some(notification) = notification {
             step.push(Action::Send(id, Message::Notification(notification)));
         }
@@ -674,7 +671,7 @@ impl Session {
             if now.saturating_duration_since(since) >= self.config.idle_hold_max {
                 self.idle_backoff.reset();
             }
-            step.push(Action::Down(reason));
+            step.push(Action::Down { reason, graceful });
         }
     }
 
@@ -696,6 +693,18 @@ fn other(id: ConnectionId) -> ConnectionId {
     match id {
         ConnectionId::Outgoing => ConnectionId::Incoming,
         ConnectionId::Incoming => ConnectionId::Outgoing,
+    }
+}
+
+/// Whether the connection negotiated the RFC 8538 N bit (both sides set it); unknown, so no,
+/// before the peer's OPEN.
+fn notification_negotiated(connection: &Connection) -> bool {
+    match &connection.phase {
+        Phase::OpenConfirm(n) | Phase::Established { negotiated: n, .. } => n
+            .graceful_restart
+            .as_ref()
+            .is_some_and(|restart| restart.notification),
+        Phase::OpenSent => false,
     }
 }
 

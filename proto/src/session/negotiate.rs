@@ -3,8 +3,8 @@
 //! uniqueness only within an AS), RFC 6793 §4.1 (4-octet AS and AS_TRANS), RFC 5492 §3
 //! (Unsupported Capability), RFC 4760 §8 (families; IPv4 unicast is implied without the
 //! multiprotocol capability), RFC 7911 §4 (ADD-PATH directions), RFC 8950 §3, RFC 8654 §3,
-//! RFC 4724 §3–§4 and RFC 9494 §3 (graceful restart and long-lived graceful restart: what the
-//! peer asks us to keep when its session drops).
+//! RFC 4724 §3–§4, RFC 8538 §2 and RFC 9494 §3 (graceful restart, its N bit and long-lived
+//! graceful restart: what the peer asks us to keep when its session drops).
 
 use std::time::Duration;
 
@@ -62,6 +62,10 @@ pub struct NegotiatedRestart {
     /// RFC 9494: families of the long-lived capability, each with the peer's long-lived
     /// stale time; empty unless both sides sent it.
     pub long_lived: Vec<(AfiSafi, Duration)>,
+    /// Both sides set the N bit (RFC 8538 §2): a NOTIFICATION, sent or received, other than
+    /// Cease / Hard Reset ends the session gracefully (RFC 8538 §4), and a stop that means
+    /// "for good" is sent as a Hard Reset (§5).
+    pub notification: bool,
 }
 
 impl NegotiatedRestart {
@@ -132,7 +136,7 @@ pub fn local_open(config: &SessionConfig) -> Open {
         });
         capabilities.push(Capability::GracefulRestart(GracefulRestart {
             restart_state: restart.restarting,
-            notification: false,
+            notification: restart.notification,
             restart_time: restart.restart_time,
             families: families.collect(),
         }));
@@ -298,6 +302,7 @@ fn negotiate_restart(
         families,
         forwarding_preserved,
         long_lived,
+        notification: ours.notification && theirs.notification,
     })
 }
 
@@ -552,6 +557,7 @@ mod tests {
             restarting: true,
             forwarding_preserved: AfiSafiSet::ALL,
             long_lived_stale_time: Some(3600),
+            notification: true,
         });
         config.hostname = Some(("node-a".into(), "cluster.local".into()));
         let mut peer = config.clone();
@@ -574,6 +580,39 @@ mod tests {
             restart.long_lived_stale_time(AfiSafi::Ipv6Unicast),
             Some(Duration::from_secs(3600))
         );
+        assert!(restart.notification, "both offered the N bit");
+    }
+
+    /// RFC 8538 §2: graceful restart on NOTIFICATION holds only when both sides set N.
+    #[test]
+    fn the_n_bit_counts_when_both_sides_set_it() {
+        let with = |ours: bool, theirs: bool| {
+            let restart = |notification| super::super::GracefulRestartConfig {
+                restart_time: 120,
+                restarting: false,
+                forwarding_preserved: AfiSafiSet::EMPTY,
+                long_lived_stale_time: None,
+                notification,
+            };
+            let mut config = local();
+            config.peer_asn = config.local_asn;
+            config.graceful_restart = Some(restart(ours));
+            let mut peer = config.clone();
+            peer.local_router_id = RouterId(Ipv4Addr::new(10, 0, 0, 2));
+            peer.graceful_restart = Some(restart(theirs));
+            let open = local_open(&peer);
+            assert_eq!(
+                open.graceful_restart().map(|g| g.notification),
+                Some(theirs)
+            );
+            negotiate(&config, &open)
+                .expect("accepted")
+                .graceful_restart
+                .map(|r| r.notification)
+        };
+        assert_eq!(with(true, true), Some(true));
+        assert_eq!(with(true, false), Some(false));
+        assert_eq!(with(false, true), Some(false));
     }
 
     fn restart_capability(families: &[(AfiSafi, bool)]) -> Capability {
@@ -611,6 +650,7 @@ mod tests {
                 restarting: false,
                 forwarding_preserved: AfiSafiSet::EMPTY,
                 long_lived_stale_time: long_lived,
+                notification: true,
             });
             config
         };
