@@ -1039,6 +1039,17 @@ fn neighbor_view(peer: &PeerHandle) -> protocol::Neighbor {
         accepted: status.prefixes_received,
         advertised: 0,
         last_error: status.last_error.clone(),
+        // ops: when it happened, and whether before the current session.
+        last_error_at: status.last_error_at.map(control_socket::time::rfc3339_utc),
+        last_error_age_s: status.last_error_at.map(|at| {
+            std::time::SystemTime::now()
+                .duration_since(at)
+                .map_or(0, |d| d.as_secs())
+        }),
+        last_error_before_up: matches!(
+            (status.last_error_at, status.established_at),
+            (Some(error), Some(up)) if error < up
+        ),
     }
 }
 

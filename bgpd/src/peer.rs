@@ -79,6 +79,8 @@ pub struct PeerStatus {
     pub keepalive: Option<Duration>,
     pub families: AfiSafiSet,
     pub last_error: Option<String>,
+    /// ops: wall-clock time of `last_error`.
+    pub last_error_at: Option<SystemTime>,
     /// Prefixes announced to us in the current session.
     pub prefixes_received: u64,
     /// Messages by type since the daemon started.
@@ -130,6 +132,7 @@ impl Default for PeerStatus {
             keepalive: None,
             families: AfiSafiSet::EMPTY,
             last_error: None,
+            last_error_at: None,
             prefixes_received: 0,
             received: MessageCounts::default(),
             sent: MessageCounts::default(),
@@ -732,8 +735,10 @@ impl PeerTask {
     }
 
     fn note_error(&mut self, error: String) {
-        self.status
-            .send_modify(|status| status.last_error = Some(error));
+        self.status.send_modify(|status| {
+            status.last_error = Some(error);
+            status.last_error_at = Some(SystemTime::now()); // ops
+        });
     }
 
     fn connect(&mut self) {
