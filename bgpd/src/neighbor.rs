@@ -57,6 +57,8 @@ impl NeighborSettings {
         session.connect_retry_max = neighbor.timers.connect_retry.max(Duration::from_secs(1));
         session.connect_retry = FIRST_CONNECT_RETRY.min(session.connect_retry_max);
         session.send_hold_time = neighbor.send_hold_time.map(|s| s.duration());
+        session.idle_hold = neighbor.timers.error_wait_time.min();
+        session.idle_hold_max = neighbor.timers.error_wait_time.max();
         session.add_path = neighbor.add_path;
         // IPv4 routes over an IPv6 session need IPv6 next hops (RFC 8950).
         session.extended_next_hop = neighbor.address.ip.is_ipv6()
@@ -70,6 +72,9 @@ impl NeighborSettings {
                     .graceful_restart
                     .long_lived_time
                     .map(|time| time.seconds()),
+                // RFC 8538: offered whenever graceful restart is; it counts where the
+                // neighbor offers it too.
+                notification: true,
             });
         }
         let scope_id = match &neighbor.address.interface {

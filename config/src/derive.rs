@@ -26,8 +26,8 @@ use crate::error::{ConfigError, ErrorKind, KeyPath, Problems};
 use crate::model::{Config, Etcd, Global, Neighbor, Timers};
 use proto::session::AddPathConfig;
 
-use crate::types::{NextHopMode, PeerAddress};
-use crate::validate::{self, Role};
+use crate::types::{ErrorWaitTime, NextHopMode, PeerAddress};
+use crate::validate::{self, Role, TimerDefaults};
 
 /// A derived neighbor and where its errors point.
 struct Candidate {
@@ -106,7 +106,14 @@ impl Config {
                         (Some(datastore), None) => combined.global.cluster_id = Some(datastore),
                         _ => {}
                     }
-                    candidates.extend(node_peerings(local_node, local, cluster, snapshot, prefix));
+                    candidates.extend(node_peerings(
+                        local_node,
+                        local,
+                        cluster,
+                        snapshot,
+                        prefix,
+                        self.global.error_wait_time,
+                    ));
                 }
             }
         }
@@ -121,7 +128,11 @@ impl Config {
             }
             let origin = DatastoreKey::Peer(peer.name.clone()).to_key(prefix);
             let mut problems = Problems::default();
-            match peer.neighbor.finish(default_hold, &root, &mut problems) {
+            let defaults = TimerDefaults {
+                hold_time: default_hold,
+                error_wait_time: self.global.error_wait_time,
+            };
+            match peer.neighbor.finish(defaults, &root, &mut problems) {
                 Some(neighbor) => candidates.push(Candidate {
                     origin,
                     neighbor,
@@ -182,13 +193,15 @@ impl Config {
     }
 }
 
-/// The node-to-node sessions of `local` (named `local_name`), in node name order.
+/// The node-to-node sessions of `local` (named `local_name`), in node name order; their idle
+/// hold after errors is this node's `error_wait_time`.
 fn node_peerings(
     local_name: &str,
     local: &Node,
     cluster: &ClusterConfig,
     snapshot: &Snapshot,
     prefix: &str,
+    error_wait_time: ErrorWaitTime,
 ) -> Vec<Candidate> {
     let mut candidates = Vec::new();
     for (name, node) in &snapshot.nodes {
@@ -251,6 +264,7 @@ fn node_peerings(
                     hold_time,
                     keepalive: Duration::from_secs(u64::from(hold_time.default_keepalive())),
                     connect_retry: Timers::DEFAULT_CONNECT_RETRY,
+                    error_wait_time,
                 },
                 max_prefixes: None,
                 max_prefixes_restart: None,

@@ -45,6 +45,7 @@ pub enum NeighborField {
     MaxPrefixes,
     MaxPrefixesRestart,
     SendHoldTime,
+    ErrorWaitTime,
     AddPath,
     Communities,
     Import,
@@ -72,6 +73,7 @@ impl NeighborField {
             NeighborField::MaxPrefixes => "max_prefixes",
             NeighborField::MaxPrefixesRestart => "max_prefixes_restart",
             NeighborField::SendHoldTime => "send_hold_time",
+            NeighborField::ErrorWaitTime => "error_wait_time",
             NeighborField::AddPath => "add_path",
             NeighborField::Communities => "communities",
             NeighborField::Import => "import",
@@ -83,8 +85,9 @@ impl NeighborField {
         match self {
             NeighborField::Name | NeighborField::Description => Effect::Cosmetic,
             // TCP_MD5SIG and IP_MINTTL can be set on a connected socket; the keepalive
-            // interval is ours alone (RFC 4271 §4.4); the prefix limit is checked on the
-            // next UPDATE and at once against what was received.
+            // interval and the idle hold after errors are ours alone (RFC 4271 §4.4,
+            // §8.1.1); the prefix limit is checked on the next UPDATE and at once against
+            // what was received.
             NeighborField::Passive
             | NeighborField::Password
             | NeighborField::TtlSecurity
@@ -92,7 +95,8 @@ impl NeighborField {
             | NeighborField::ConnectRetry
             | NeighborField::MaxPrefixes
             | NeighborField::MaxPrefixesRestart
-            | NeighborField::SendHoldTime => Effect::Live,
+            | NeighborField::SendHoldTime
+            | NeighborField::ErrorWaitTime => Effect::Live,
             // RFC 4456 §6: reflection depends on whether the peer is a client. Policy is
             // ours alone (RFC 4271 §9.1): a new import policy is run again over the
             // Adj-RIB-In, which keeps every route received (§3.2), and a new export policy
@@ -127,6 +131,7 @@ pub enum GlobalField {
     MetricsNeighborLabels,
     StateDir,
     GracefulRestart,
+    ErrorWaitTime,
     LogFormat,
     LogLevel,
 }
@@ -144,6 +149,7 @@ impl GlobalField {
             GlobalField::MetricsNeighborLabels => "metrics_neighbor_labels",
             GlobalField::StateDir => "state_dir",
             GlobalField::GracefulRestart => "graceful_restart",
+            GlobalField::ErrorWaitTime => "error_wait_time",
             GlobalField::LogFormat => "log_format",
             GlobalField::LogLevel => "log_level",
         }
@@ -356,6 +362,7 @@ fn neighbor_fields(old: &Neighbor, new: &Neighbor) -> Vec<NeighborField> {
                 hold_time,
                 keepalive,
                 connect_retry,
+                error_wait_time,
             },
         max_prefixes,
         max_prefixes_restart,
@@ -390,6 +397,10 @@ fn neighbor_fields(old: &Neighbor, new: &Neighbor) -> Vec<NeighborField> {
             *connect_retry != new.timers.connect_retry,
         ),
         (
+            NeighborField::ErrorWaitTime,
+            *error_wait_time != new.timers.error_wait_time,
+        ),
+        (
             NeighborField::MaxPrefixes,
             *max_prefixes != new.max_prefixes,
         ),
@@ -421,6 +432,7 @@ fn global_fields(old: &Global, new: &Global) -> Vec<GlobalField> {
         metrics_neighbor_labels,
         state_dir,
         graceful_restart,
+        error_wait_time,
         log_format,
         log_level,
     } = old;
@@ -446,6 +458,10 @@ fn global_fields(old: &Global, new: &Global) -> Vec<GlobalField> {
         (
             GlobalField::GracefulRestart,
             *graceful_restart != new.graceful_restart,
+        ),
+        (
+            GlobalField::ErrorWaitTime,
+            *error_wait_time != new.error_wait_time,
         ),
         (GlobalField::LogFormat, *log_format != new.log_format),
         (GlobalField::LogLevel, *log_level != new.log_level),

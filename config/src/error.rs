@@ -140,6 +140,8 @@ pub enum ErrorKind {
     /// RFC 4271 §4.4: with a hold time of zero no KEEPALIVE is sent at all.
     #[error("keepalive {keepalive} is set but hold_time is 0 (no keepalives are sent)")]
     KeepaliveWithoutHoldTime { keepalive: u16 },
+    #[error("error_wait_time minimum {min} is more than its maximum {max}")]
+    ErrorWaitOrder { min: u16, max: u16 },
     #[error("keepalive 0 with hold_time {hold_time} lets the hold timer expire")]
     KeepaliveZero { hold_time: u16 },
     #[error("duplicate {what} {value} (first used at {first})")]

@@ -53,7 +53,7 @@ pub use plan::{Action, Setting};
 pub use policy::{Policy, PolicyAction, PrefixList, PrefixRange};
 pub use source::{ConfigSource, SourceEvent};
 pub use types::{
-    Community, HoldTime, InterfaceName, InterfacePattern, LogFormat, LogLevel, LongLivedTime,
-    NextHopMode, Password, PeerAddress, RestartDelay, RestartTime, RouteProtocol, SendHoldTime,
-    TtlSecurity,
+    Community, ErrorWaitTime, HoldTime, InterfaceName, InterfacePattern, LogFormat, LogLevel,
+    LongLivedTime, NextHopMode, Password, PeerAddress, RestartDelay, RestartTime, RouteProtocol,
+    SendHoldTime, TtlSecurity,
 };

@@ -15,8 +15,9 @@ use proto::{AfiSafiSet, Asn, ClusterId, RouterId};
 
 use crate::policy::Policy;
 use crate::types::{
-    Community, HoldTime, InterfacePattern, LogFormat, LogLevel, LongLivedTime, NextHopMode,
-    Password, PeerAddress, RestartDelay, RestartTime, RouteProtocol, SendHoldTime, TtlSecurity,
+    Community, ErrorWaitTime, HoldTime, InterfacePattern, LogFormat, LogLevel, LongLivedTime,
+    NextHopMode, Password, PeerAddress, RestartDelay, RestartTime, RouteProtocol, SendHoldTime,
+    TtlSecurity,
 };
 
 /// A whole, checked configuration.
@@ -53,6 +54,8 @@ pub struct Global {
     pub metrics_neighbor_labels: bool,
     pub state_dir: PathBuf,
     pub graceful_restart: GracefulRestart,
+    /// The neighbors' idle hold after an error, unless they set their own.
+    pub error_wait_time: ErrorWaitTime,
     pub log_format: LogFormat,
     pub log_level: LogLevel,
 }
@@ -178,6 +181,8 @@ pub struct Timers {
     pub keepalive: Duration,
     /// RFC 4271 §8.2.2 ConnectRetryTimer.
     pub connect_retry: Duration,
+    /// The idle hold after an error (the neighbor's `error_wait_time`, else the global one).
+    pub error_wait_time: ErrorWaitTime,
 }
 
 impl Timers {

@@ -128,9 +128,12 @@ impl GlobalField {
             }
             GlobalField::Listen => GlobalEffect::Listeners,
             GlobalField::ClusterId => GlobalEffect::ClusterId,
-            // The hold time reaches each neighbor through its own resolved timers (a changed
-            // neighbor of its own); the metrics page reads the configuration on every scrape.
-            GlobalField::HoldTime | GlobalField::MetricsNeighborLabels => GlobalEffect::Live,
+            // The hold time and the error wait time reach each neighbor through its own
+            // resolved timers (a changed neighbor of its own); the metrics page reads the
+            // configuration on every scrape.
+            GlobalField::HoldTime
+            | GlobalField::ErrorWaitTime
+            | GlobalField::MetricsNeighborLabels => GlobalEffect::Live,
             GlobalField::ControlSocket
             | GlobalField::MetricsListen
             | GlobalField::StateDir

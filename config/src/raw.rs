@@ -40,6 +40,7 @@ pub(crate) struct RawGlobal {
     pub metrics_neighbor_labels: Option<bool>,
     pub state_dir: Option<String>,
     pub graceful_restart: Option<RawGracefulRestart>,
+    pub error_wait_time: Option<Vec<i64>>,
     pub log_format: Option<LogFormat>,
     pub log_level: Option<LogLevel>,
 }
@@ -146,6 +147,7 @@ pub(crate) struct RawNeighbor {
     pub max_prefixes: Option<i64>,
     pub max_prefixes_restart: Option<i64>,
     pub send_hold_time: Option<i64>,
+    pub error_wait_time: Option<Vec<i64>>,
     #[serde(default, deserialize_with = "add_path")]
     pub add_path: Option<AddPathConfig>,
     pub communities: Option<Vec<String>>,

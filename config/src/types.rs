@@ -130,6 +130,53 @@ impl RestartDelay {
     }
 }
 
+/// The idle hold after a session error, `[MIN, MAX]` seconds (RFC 4271 §8.1.1
+/// DampPeerOscillations; BIRD's `error wait time`): the first wait is MIN, each error that
+/// follows before the session stayed up for MAX doubles it, up to MAX.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ErrorWaitTime {
+    /// 1 ≤ min ≤ max (checked by [`ErrorWaitTime::parse`]).
+    min: u16,
+    max: u16,
+}
+
+impl ErrorWaitTime {
+    /// One second, doubling to a minute: a neighbor that restarts comes back at once, one
+    /// that keeps failing is retried once a minute.
+    pub const DEFAULT: ErrorWaitTime = ErrorWaitTime { min: 1, max: 60 };
+
+    pub(crate) fn parse(values: &[i64]) -> Result<ErrorWaitTime, ErrorKind> {
+        let &[min, max] = values else {
+            return Err(ErrorKind::Invalid {
+                value: format!("{values:?}"),
+                expected: "[MIN, MAX], two numbers of seconds",
+            });
+        };
+        let min = nonzero_seconds(min, "1..=65535 seconds")?.get();
+        let max = nonzero_seconds(max, "1..=65535 seconds")?.get();
+        if min > max {
+            return Err(ErrorKind::ErrorWaitOrder { min, max });
+        }
+        Ok(ErrorWaitTime { min, max })
+    }
+
+    /// The first wait.
+    pub fn min(self) -> Duration {
+        Duration::from_secs(u64::from(self.min))
+    }
+
+    /// The longest wait; a session that stayed up this long starts again from [`Self::min`].
+    pub fn max(self) -> Duration {
+        Duration::from_secs(u64::from(self.max))
+    }
+}
+
+impl fmt::Display for ErrorWaitTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}, {}]", self.min, self.max)
+    }
+}
+
 /// The RFC 9687 send hold time, in seconds (at least 1; the RFC recommends no less than
 /// 8 minutes in production).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use config::datastore::{DatastoreKey, Snapshot};
-use config::{Config, Neighbor};
+use config::{Config, ErrorWaitTime, Neighbor};
 
 const PREFIX: &str = "/starling/v1";
 
@@ -34,6 +34,9 @@ fn describe(neighbor: &Neighbor) -> String {
         line += &format!(" from {local}");
     }
     line += &format!(" hold {}", neighbor.timers.hold_time);
+    if neighbor.timers.error_wait_time != ErrorWaitTime::DEFAULT {
+        line += &format!(" error wait {}", neighbor.timers.error_wait_time);
+    }
     if neighbor.passive {
         line += " passive";
     }
@@ -119,6 +122,34 @@ fn mesh_peers_every_other_non_reflector_once_per_family() {
             "node-a/v6 fd00::11 as64512 ipv6-unicast from fd00::12 hold 90 passive",
             // node-c has no IPv6 address: one session.
             "node-c 10.0.0.13 as64512 ipv4-unicast from 10.0.0.12 hold 90",
+        ],
+    );
+}
+
+/// Derived node sessions take the file's `error_wait_time`; a datastore peer may set its own.
+#[test]
+fn error_wait_time_from_the_file_or_the_peer() {
+    let file = FILE.replace("asn = 64512\n", "asn = 64512\nerror_wait_time = [2, 20]\n");
+    check(
+        &file,
+        "node-b",
+        &[
+            MESH,
+            NODE_B,
+            NODE_C,
+            (
+                "/peers/tor",
+                r#"{"address":"10.1.0.1","asn":65000,"nodes":"all","error_wait_time":[1,5]}"#,
+            ),
+            (
+                "/peers/tor-default",
+                r#"{"address":"10.1.0.2","asn":65000,"nodes":"all"}"#,
+            ),
+        ],
+        &[
+            "node-c 10.0.0.13 as64512 ipv4-unicast from 10.0.0.12 hold 90 error wait [2, 20]",
+            "tor 10.1.0.1 as65000 ipv4-unicast hold 90 error wait [1, 5]",
+            "tor-default 10.1.0.2 as65000 ipv4-unicast hold 90 error wait [2, 20]",
         ],
     );
 }

@@ -62,6 +62,10 @@ fn neighbor_fields_and_their_effects() {
             "neighbor tor1 (10.0.0.1) changed: send_hold_time (Live)",
         ),
         (
+            "error_wait_time = [5, 120]",
+            "neighbor tor1 (10.0.0.1) changed: error_wait_time (Live)",
+        ),
+        (
             "communities = [\"64512:1\"]",
             "neighbor tor1 (10.0.0.1) changed: communities (Readvertise)",
         ),
@@ -116,6 +120,22 @@ fn global_hold_time_reaches_neighbors_without_their_own() {
         &[
             "global changed: hold_time",
             "neighbor tor1 (10.0.0.1) changed: hold_time, keepalive (Reset)",
+        ],
+    );
+}
+
+#[test]
+fn global_error_wait_time_reaches_neighbors_without_their_own() {
+    let old = format!(
+        "{GLOBAL}{TOR1}[[neighbor]]\naddress = \"10.0.0.2\"\nasn = 65000\nerror_wait_time = [2, 4]\n"
+    );
+    let new = old.replace("asn = 64512\n", "asn = 64512\nerror_wait_time = [3, 30]\n");
+    check(
+        &old,
+        &new,
+        &[
+            "global changed: error_wait_time",
+            "neighbor tor1 (10.0.0.1) changed: error_wait_time (Live)",
         ],
     );
 }

@@ -206,7 +206,7 @@ impl Model {
                     );
                     self.up = Some(*id);
                 }
-                Action::Down(_) => {
+                Action::Down { .. } => {
                     assert!(self.up.is_some(), "Down while not up: {actions:?}");
                     self.up = None;
                 }
@@ -265,9 +265,9 @@ impl Model {
     }
 }
 
-/// A STOP with one of the Cease reasons.
+/// A STOP with one of the Cease reasons, or our own graceful restart.
 fn stop_reason(octet: u8) -> StopReason {
-    match octet % 6 {
+    match octet % 7 {
         0 => StopReason::AdministrativeShutdown("maintenance".to_owned()),
         1 => StopReason::AdministrativeReset("reset".to_owned()),
         2 => StopReason::Deconfigured,
@@ -275,7 +275,8 @@ fn stop_reason(octet: u8) -> StopReason {
         4 => StopReason::MaxPrefixes {
             notification_data: Bytes::from_static(&[0x00, 0x01, 0x01, 0x00, 0x00, 0x00, 0x0a]),
         },
-        _ => StopReason::OutOfResources,
+        5 => StopReason::OutOfResources,
+        _ => StopReason::Restart("restarting".to_owned()),
     }
 }
 

@@ -346,6 +346,8 @@ fn render_neighbor(out: &mut String, spec: &RouterSpec, n: &NeighborSpec) {
         let _ = writeln!(out, "  [neighbors.graceful-restart.config]");
         let _ = writeln!(out, "    enabled = true");
         let _ = writeln!(out, "    restart-time = {RESTART_TIME_S}");
+        // RFC 8538: the N bit, so that a NOTIFICATION other than Hard Reset keeps routes.
+        let _ = writeln!(out, "    notification-enabled = true");
     }
     for family in n.effective_families() {
         let _ = writeln!(out, "  [[neighbors.afi-safis]]");

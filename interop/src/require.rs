@@ -11,6 +11,8 @@ use crate::{bird, etcd, frr, gobgp, tls};
 
 /// Environment variable CI sets to `true`.
 const CI_ENV: &str = "CI";
+/// pmacct's BMP collector.
+pub const PMBMPD: &str = "/usr/sbin/pmbmpd";
 
 /// A real peer (or service) a lab test needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -21,6 +23,8 @@ pub enum Tool {
     Etcd,
     /// The `openssl` command line tool, for test certificates.
     Openssl,
+    /// pmacct's BMP collector, `pmbmpd` (the BMP encoder's test).
+    Pmbmpd,
 }
 
 impl Tool {
@@ -32,6 +36,7 @@ impl Tool {
             Tool::Frr => &[frr::BGPD, frr::ZEBRA, frr::VTYSH],
             Tool::Etcd => &[etcd::ETCD, etcd::ETCDCTL],
             Tool::Openssl => &[tls::OPENSSL],
+            Tool::Pmbmpd => &[PMBMPD],
         }
     }
 
@@ -43,6 +48,7 @@ impl Tool {
             Tool::Frr => "frr",
             Tool::Etcd => "etcd-server etcd-client",
             Tool::Openssl => "openssl",
+            Tool::Pmbmpd => "pmacct",
         }
     }
 }

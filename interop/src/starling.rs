@@ -45,6 +45,14 @@ pub struct NeighborStatus {
     pub accepted: u64,
     pub advertised: u64,
     pub last_error: Option<String>,
+    /// Beyond the interface document: when `last_error` happened (RFC 3339 UTC), how long
+    /// ago, and whether it came before the Established session.
+    #[serde(default)]
+    pub last_error_at: Option<String>,
+    #[serde(default)]
+    pub last_error_age_s: Option<u64>,
+    #[serde(default)]
+    pub last_error_before_up: bool,
 }
 
 /// One entry of `bgpctl --json show routes`, with the fields the interface promises.

@@ -102,6 +102,9 @@ fn every_command_human_and_json() {
             ("accepted", "number"),
             ("advertised", "number"),
             ("last_error", "string|null"),
+            // Beyond the interface document.
+            ("last_error_at", "string|null"),
+            ("last_error_before_up", "bool"),
         ],
     );
     assert_eq!(neighbor["name"], name.as_str());

@@ -8,6 +8,9 @@
 //!   (`kubernetes-validate --strict`, from PyPI), and the manifests agree with each other and
 //!   with bgpd: the files a pod sees in /etc/starling are valid configurations whose secret
 //!   files exist, paths match the mounts, the capabilities are the two bgpd needs.
+//! - [`monitoring`]: the alerting rules pass `promtool check rules` and their unit tests
+//!   (`promtool test rules`); the Grafana dashboard is well formed; every metric name they use
+//!   is exported by a live bgpd (lab, root).
 //! - here: the Containerfile builds every workspace member and installs the binaries where the
 //!   unit and the manifests run them.
 //!
@@ -17,6 +20,8 @@
 // The crate root of an integration test is this file, so its modules' paths are spelled out.
 #[path = "deploy/kubernetes.rs"]
 mod kubernetes;
+#[path = "deploy/monitoring.rs"]
+mod monitoring;
 #[path = "deploy/systemd.rs"]
 mod systemd;
 

@@ -5,6 +5,11 @@
 //! BIRD or GoBGP. A node that never returns loses its routes from the other kernel after its
 //! restart time; two nodes restarting at once recover without waiting for each other's
 //! End-of-RIB. Each test prints its figures (packets lost, time to recover).
+//!
+//! RFC 8538: a SIGTERM sends Cease / Administrative Shutdown to a helper that negotiated the
+//! N bit (Starling, GoBGP 3.10), which keeps the routes all the same; BIRD 2.0.12 does not
+//! offer N and sees the connection close without a NOTIFICATION. An operator's `disable`
+//! is a Hard Reset: the helper drops the routes at once.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
@@ -279,6 +284,9 @@ fn report(test: &str, lost: u32, recovered: Duration) {
     );
 }
 
+/// The shutdown communication of the Cease a restarting bgpd sends (`bgpd::daemon`).
+const RESTART_COMMUNICATION: &str = "bgpd is restarting";
+
 /// Two Starling nodes peering directly; one restarts.
 fn mesh_node_restarts(test: &str, signal: i32) {
     if !lab_available(test, &[]) {
@@ -296,6 +304,17 @@ fn mesh_node_restarts(test: &str, signal: i32) {
     );
     report(test, lost, recovered);
     assert_eq!(lost, 0, "{test}: packets lost");
+    // Both offer the RFC 8538 N bit: a SIGTERM is announced with a Cease, which the helper
+    // took as a graceful restart (no packet lost); a SIGKILL can say nothing.
+    let cease = format!(
+        "received NOTIFICATION Cease / AdministrativeShutdown (\"{RESTART_COMMUNICATION}\")"
+    );
+    let downs = starling_b.log_events("session down").expect("helper's log");
+    let announced = downs
+        .iter()
+        .any(|event| event["reason"].as_str() == Some(cease.as_str()) && event["graceful"] == true);
+    println!("{test}: the helper's sessions ended: {downs:?}");
+    assert_eq!(announced, signal == libc::SIGTERM, "{test}");
 }
 
 #[test]
@@ -353,6 +372,16 @@ fn helper_reflector(kind: PeerKind) {
     );
     report(&test, lost, recovered);
     assert_eq!(lost, 0, "{test}: packets lost");
+    // RFC 8538: GoBGP offers the N bit and got the Cease; BIRD 2.0.12 does not, and saw the
+    // connection close without a NOTIFICATION (RFC 4724 §4.2).
+    let told = ["stdout", "stderr"].iter().any(|stream| {
+        let path = lab.path(&format!("{}-rr.{stream}", kind.name()));
+        std::fs::read_to_string(path)
+            .expect("the helper's log")
+            .contains(RESTART_COMMUNICATION)
+    });
+    println!("{test}: the helper received the restart's Cease: {told}");
+    assert_eq!(told, kind == PeerKind::GoBgp, "{test}");
 }
 
 #[test]
@@ -363,6 +392,49 @@ fn bird_helper_loses_no_packet() {
 #[test]
 fn gobgp_helper_loses_no_packet() {
     helper_reflector(PeerKind::GoBgp);
+}
+
+/// RFC 8538 §5: an operator's `disable` ends the session for good, as a Hard Reset, even with
+/// graceful restart on both sides: the other node drops the routes at once instead of keeping
+/// them for the Restart Time.
+#[test]
+fn disable_is_a_hard_reset() {
+    let test = "graceful restart: disable sends a Hard Reset";
+    if !lab_available(test, &[]) {
+        return;
+    }
+    let lab = Lab::new().expect("lab");
+    let ((a, starling_a, _), (b, starling_b, _)) = mesh(&lab);
+    wait_reachable(&lab, &b, &a);
+    let started = Instant::now();
+    starling_a
+        .bgpctl(&[
+            "neighbor",
+            &b.host.ipv4.to_string(),
+            "disable",
+            "maintenance",
+        ])
+        .expect("disable");
+    wait_until("the route to go", TIMEOUT, DEFAULT_INTERVAL, || {
+        Ok((!has_bgp_route(&b.host, a.prefix)).then_some(()))
+    })
+    .expect("route removed");
+    let gone = started.elapsed();
+    let last_error = starling_b
+        .neighbor(IpAddr::V4(a.host.ipv4))
+        .expect("status")
+        .last_error
+        .unwrap_or_default();
+    println!(
+        "{test}: route removed {:.2} s after the disable (restart time {} s); {last_error:?}",
+        gone.as_secs_f64(),
+        RESTART_TIME.as_secs()
+    );
+    assert!(gone < RESTART_TIME, "{test}: kept as stale");
+    assert!(
+        last_error.contains("Cease / HardReset (Cease / AdministrativeShutdown (\"maintenance\"))"),
+        "{test}: {last_error:?}"
+    );
 }
 
 /// RFC 4724 §4.2: the routes of a node that does not come back stay for its Restart Time,

@@ -234,6 +234,32 @@ impl Notification {
         }
     }
 
+    /// RFC 8538 §3: Cease / Hard Reset carrying `cause` (its code, subcode and data) in its
+    /// data field: the session ends for good, even where graceful restart on NOTIFICATION was
+    /// negotiated.
+    pub fn hard_reset(cause: &Notification) -> Notification {
+        let mut data = BytesMut::with_capacity(2 + cause.data.len());
+        cause.encode_body(&mut data);
+        Notification {
+            code: ErrorCode::Cease(CeaseError::HardReset),
+            data: data.freeze(),
+        }
+    }
+
+    /// Whether this is a Cease / Hard Reset (RFC 8538 §3).
+    pub fn is_hard_reset(&self) -> bool {
+        self.code == ErrorCode::Cease(CeaseError::HardReset)
+    }
+
+    /// The NOTIFICATION a Hard Reset carries (RFC 8538 §3); `None` for other codes, or when the
+    /// data field is too short to hold a code and subcode.
+    pub fn hard_reset_cause(&self) -> Option<Notification> {
+        if !self.is_hard_reset() {
+            return None;
+        }
+        Notification::decode(&self.data)
+    }
+
     /// The RFC 9003 shutdown communication, for Cease / Administrative Shutdown or Reset;
     /// `None` when the code carries none or the data field is empty.
     pub fn shutdown_communication(&self) -> Option<Result<&str, ShutdownCommunicationError>> {
@@ -277,6 +303,9 @@ impl Notification {
 impl std::fmt::Display for Notification {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.code)?;
+        if let Some(cause) = self.hard_reset_cause() {
+            return write!(f, " ({cause})");
+        }
         match self.shutdown_communication() {
             Some(Ok(text)) => write!(f, " ({text:?})"),
             Some(Err(error)) => write!(f, " ({error})"),
@@ -324,6 +353,30 @@ mod tests {
                 available: 2
             }))
         );
+    }
+
+    #[test]
+    fn hard_reset_carries_its_cause() {
+        let cause = Notification::cease_with_reason(CeaseError::AdministrativeShutdown, "bye");
+        let hard = Notification::hard_reset(&cause);
+        let mut out = BytesMut::new();
+        hard.encode_body(&mut out);
+        assert_eq!(
+            &out[..],
+            &[
+                0x06, 0x09, // Cease / Hard Reset (RFC 8538 §3)
+                0x06, 0x02, // its cause: Cease / Administrative Shutdown
+                0x03, b'b', b'y', b'e', // the cause's data: "bye" (RFC 9003)
+            ]
+        );
+        assert!(hard.is_hard_reset() && !cause.is_hard_reset());
+        assert_eq!(hard.hard_reset_cause(), Some(cause));
+        assert_eq!(
+            hard.to_string(),
+            "Cease / HardReset (Cease / AdministrativeShutdown (\"bye\"))"
+        );
+        let empty = Notification::new(ErrorCode::Cease(CeaseError::HardReset));
+        assert_eq!(empty.hard_reset_cause(), None);
     }
 
     #[test]

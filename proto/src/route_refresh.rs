@@ -1,5 +1,5 @@
 //! ROUTE-REFRESH (RFC 2918 §3) and the enhanced route refresh subtypes (RFC 7313 §3), with
-//! the RFC 7313 §5 length rules.
+//! the RFC 7313 §5 length rule applied to every subtype.
 //!
 //! ```text
 //!  0                   1                   2                   3
@@ -64,11 +64,11 @@ impl RouteRefresh {
     /// Decodes a ROUTE-REFRESH from its whole message, header included: RFC 7313 §5 wants the
     /// complete message as the NOTIFICATION data of a length error.
     ///
-    /// Length rules: BoRR and EoRR must have exactly 4 octets after the header (RFC 7313 §5:
-    /// ROUTE-REFRESH Message Error / Invalid Message Length). A normal request may be followed
-    /// by RFC 5291 ORF entries; Starling never advertises ORF, so they are ignored and the
-    /// request is served as a plain refresh. Unknown subtypes are accepted whatever their
-    /// length, for the session to ignore (RFC 7313 §5).
+    /// Length rule: the body is exactly 4 octets, whatever the subtype (RFC 7313 §5 for BoRR
+    /// and EoRR: ROUTE-REFRESH Message Error / Invalid Message Length). A normal request may
+    /// carry RFC 5291 ORF entries only when ORF was negotiated, and Starling never advertises
+    /// it; a reserved subtype is ignored only once it is well formed. BIRD applies the same
+    /// rule. Shorter bodies never get here: framing refuses them (RFC 4271 §6.1).
     pub fn decode(frame: &Bytes) -> Result<RouteRefresh, DecodeError> {
         let body = frame.get(HEADER_LEN..).unwrap_or_default();
         let (rest, (afi, subtype, safi)) = tuple((be_u16, be_u8, be_u8))(body).map_err(
@@ -78,21 +78,16 @@ impl RouteRefresh {
                 bad_message_length(length.to_be_bytes(), "ROUTE-REFRESH shorter than 23 octets")
             },
         )?;
-        let subtype = RouteRefreshSubtype::from_wire(subtype);
-        let demarcation = matches!(
-            subtype,
-            RouteRefreshSubtype::BeginningOfRouteRefresh | RouteRefreshSubtype::EndOfRouteRefresh
-        );
-        if demarcation && !rest.is_empty() {
+        if !rest.is_empty() {
             return Err(DecodeError::with_data(
                 ErrorCode::RouteRefreshMessage(RouteRefreshError::InvalidMessageLength),
                 frame.clone(),
-                "BoRR/EoRR body is not 4 octets",
+                "ROUTE-REFRESH body is not 4 octets",
             ));
         }
         Ok(RouteRefresh {
             afi: Afi(afi),
-            subtype,
+            subtype: RouteRefreshSubtype::from_wire(subtype),
             safi: Safi(safi),
         })
     }

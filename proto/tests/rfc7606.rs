@@ -632,6 +632,89 @@ fn rfc4271_6_3_next_hop_that_is_our_own_address_is_ignored() {
     }
 }
 
+/// NEXT_HOP with this IPv4 address.
+fn next_hop_attribute(address: [u8; 4]) -> Vec<u8> {
+    [&[0x40, 0x03, 0x04][..], &address].concat() // NEXT_HOP, length 4
+}
+
+/// MP_REACH_NLRI for IPv6 unicast, 2001:db8:1::/48, with this next hop (16 or 32 octets).
+fn mp_reach_v6_via(next_hop: &[u8]) -> Vec<u8> {
+    let mut value = vec![0x00, 0x02, 0x01]; // IPv6 unicast
+    value.push(u8::try_from(next_hop.len()).expect("short")); // next hop length
+    value.extend_from_slice(next_hop);
+    value.push(0x00); // reserved
+    value.extend_from_slice(&[0x30, 0x20, 0x01, 0x0d, 0xb8, 0x00, 0x01]); // 2001:db8:1::/48
+    [
+        &[0x80, 0x0e, u8::try_from(value.len()).expect("short")][..], // MP_REACH_NLRI
+        &value,
+    ]
+    .concat()
+}
+
+#[test]
+fn rfc4271_6_3_next_hop_that_is_not_a_host_address_is_ignored() {
+    let not_host = |attribute| one(attribute, Action::TreatAsWithdraw, Reason::NextHopNotHost);
+    for (address, expected) in [
+        ([0, 0, 0, 0], not_host(AttrType::NEXT_HOP)), // unspecified
+        ([0, 1, 2, 3], not_host(AttrType::NEXT_HOP)), // 0/8, "this network"
+        ([127, 0, 0, 1], not_host(AttrType::NEXT_HOP)), // loopback
+        ([127, 9, 9, 9], not_host(AttrType::NEXT_HOP)), // loopback, all of 127/8
+        ([224, 0, 0, 5], not_host(AttrType::NEXT_HOP)), // multicast
+        ([239, 255, 0, 1], not_host(AttrType::NEXT_HOP)), // multicast
+        ([240, 0, 0, 1], not_host(AttrType::NEXT_HOP)), // class E
+        ([255, 255, 255, 255], not_host(AttrType::NEXT_HOP)), // limited broadcast
+        ([1, 0, 0, 1], clean()),
+        ([126, 255, 255, 254], clean()),
+        ([128, 0, 0, 1], clean()),
+        ([223, 255, 255, 254], clean()),
+    ] {
+        let next_hop = next_hop_attribute(address);
+        let update = check(
+            ebgp(),
+            body(&[], &[ORIGIN, AS_PATH, &next_hop], NLRI),
+            expected,
+        );
+        assert!(update.is_some(), "{address:?}: no NOTIFICATION");
+    }
+    // A NEXT_HOP that no route in the NLRI field uses is not judged.
+    let unused = next_hop_attribute([127, 0, 0, 1]);
+    check(
+        ebgp(),
+        body(&[], &[ORIGIN, AS_PATH, &unused, MP_REACH_V6], NO_NLRI),
+        clean(),
+    );
+
+    let v6 = |text: &str| {
+        text.parse::<std::net::Ipv6Addr>()
+            .expect("address")
+            .octets()
+    };
+    let pair = |global: &str, link_local: &str| [v6(global), v6(link_local)].concat();
+    for (next_hop, expected) in [
+        (v6("::").to_vec(), not_host(AttrType::MP_REACH_NLRI)),
+        (v6("::1").to_vec(), not_host(AttrType::MP_REACH_NLRI)),
+        (v6("ff02::5").to_vec(), not_host(AttrType::MP_REACH_NLRI)),
+        (
+            pair("ff05::1", "fe80::1"),
+            not_host(AttrType::MP_REACH_NLRI),
+        ),
+        (pair("::", "::1"), not_host(AttrType::MP_REACH_NLRI)),
+        (v6("2001:db8::1").to_vec(), clean()),
+        (v6("fe80::1").to_vec(), clean()),
+        (pair("2001:db8::1", "fe80::1"), clean()),
+        // An unspecified global address stands for the link-local one beside it.
+        (pair("::", "fe80::1"), clean()),
+    ] {
+        let reach = mp_reach_v6_via(&next_hop);
+        let update = check(
+            ebgp(),
+            body(&[], &[ORIGIN, AS_PATH, &reach], NO_NLRI),
+            expected,
+        );
+        assert!(update.is_some(), "{next_hop:02x?}: no NOTIFICATION");
+    }
+}
+
 #[test]
 fn rfc7607_as_zero_in_as_path_is_treat_as_withdraw() {
     let path = &[0x40, 0x02, 0x06, 0x02, 0x01, 0x00, 0x00, 0x00, 0x00]; // AS_SEQUENCE(0)

@@ -99,24 +99,36 @@ fn ipv6_nlri(add_path: bool) -> impl Strategy<Value = Vec<Nlri<Ipv6Net>>> {
     )
 }
 
+/// An IPv4 host address: a usable next hop (RFC 4271 §6.3; `update::next_hop`).
+fn ipv4_host() -> impl Strategy<Value = Ipv4Addr> {
+    any::<u32>()
+        .prop_map(Ipv4Addr::from)
+        .prop_filter("a host address", |a| {
+            let first = a.octets()[0];
+            first != 0 && first != 127 && first < 224
+        })
+}
+
 fn ipv6_next_hop() -> impl Strategy<Value = Ipv6NextHop> {
-    (any::<u128>(), option::of(any::<u128>())).prop_map(|(global, link_local)| Ipv6NextHop {
-        global: Ipv6Addr::from(global),
-        link_local: link_local.map(Ipv6Addr::from),
-    })
+    (any::<u128>(), option::of(any::<u128>()))
+        .prop_map(|(global, link_local)| Ipv6NextHop {
+            global: Ipv6Addr::from(global),
+            link_local: link_local.map(Ipv6Addr::from),
+        })
+        .prop_filter("a host address", |n| {
+            !(n.global.is_unspecified() || n.global.is_loopback() || n.global.is_multicast())
+        })
 }
 
 fn mp_reach(p: SessionParams) -> impl Strategy<Value = MpReach> {
     let v4_next_hop = if p.extended_next_hop.contains(AfiSafi::Ipv4Unicast) {
         prop_oneof![
-            any::<u32>().prop_map(|a| NextHop::Ipv4(Ipv4Addr::from(a))),
+            ipv4_host().prop_map(NextHop::Ipv4),
             ipv6_next_hop().prop_map(NextHop::Ipv6),
         ]
         .boxed()
     } else {
-        any::<u32>()
-            .prop_map(|a| NextHop::Ipv4(Ipv4Addr::from(a)))
-            .boxed()
+        ipv4_host().prop_map(NextHop::Ipv4).boxed()
     };
     prop_oneof![
         (
@@ -214,7 +226,7 @@ fn attributes(
     let well_known = (
         maybe(if reachable { 1.0 } else { 0.5 }, origin),
         maybe(if reachable { 1.0 } else { 0.5 }, as_path(p)),
-        maybe(if classic { 1.0 } else { 0.5 }, any::<u32>()),
+        maybe(if classic { 1.0 } else { 0.5 }, ipv4_host()),
         option::of(any::<u32>()),
         maybe(if internal { 0.5 } else { 0.0 }, any::<u32>()),
         any::<bool>(),
@@ -237,7 +249,7 @@ fn attributes(
             let mut attributes = Attributes {
                 origin,
                 as_path,
-                next_hop: next_hop.map(Ipv4Addr::from),
+                next_hop,
                 multi_exit_disc: med.map(MultiExitDisc),
                 local_pref: local_pref.map(LocalPref),
                 atomic_aggregate,

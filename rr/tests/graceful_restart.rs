@@ -34,6 +34,7 @@ fn restart(restart_time: u64, long_lived: Option<u64>) -> NegotiatedRestart {
                     .collect()
             })
             .unwrap_or_default(),
+        notification: false,
     }
 }
 

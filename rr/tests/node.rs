@@ -122,6 +122,7 @@ fn restart(restart_time: u64) -> NegotiatedRestart {
         families: AfiSafiSet::ALL,
         forwarding_preserved: AfiSafiSet::ALL,
         long_lived: Vec::new(),
+        notification: false,
     }
 }
 

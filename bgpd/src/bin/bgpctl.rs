@@ -231,6 +231,7 @@ impl<'a> Output<'a> {
                 } else {
                     "-".to_owned()
                 };
+                let last_error = last_error_cell(&n);
                 self.rows.push(vec![
                     n.name,
                     n.address,
@@ -240,7 +241,7 @@ impl<'a> Output<'a> {
                     format!("{}/{}", n.hold_time, n.keepalive),
                     n.received.to_string(),
                     n.advertised.to_string(),
-                    n.last_error.unwrap_or_default(),
+                    last_error,
                 ]);
             }
             Request::ShowRoutes { .. } => {
@@ -294,6 +295,24 @@ impl<'a> Output<'a> {
                 _ => print_table(&NEIGHBOR_HEADER, &self.rows),
             }
         }
+    }
+}
+
+/// The neighbor's last error with how long ago it happened, marked when it came before the
+/// Established session (a connect error while the neighbor was not up yet is history, not a
+/// current problem).
+fn last_error_cell(n: &Neighbor) -> String {
+    let Some(error) = &n.last_error else {
+        return String::new();
+    };
+    let before_up = if n.last_error_before_up {
+        ", before up"
+    } else {
+        ""
+    };
+    match n.last_error_age_s {
+        Some(age) => format!("{error} ({} ago{before_up})", duration(age)),
+        None => error.clone(),
     }
 }
 

@@ -3,6 +3,7 @@
 //! loop, which owns the state, and the answer comes back as JSON lines.
 
 pub mod protocol;
+pub mod time;
 
 use std::io;
 use std::os::unix::fs::PermissionsExt;

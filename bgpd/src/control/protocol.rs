@@ -122,6 +122,17 @@ pub struct Neighbor {
     /// Prefixes advertised in the current session.
     pub advertised: u64,
     pub last_error: Option<String>,
+    /// When `last_error` happened, RFC 3339 UTC (beyond the interface document).
+    #[serde(default)]
+    pub last_error_at: Option<String>,
+    /// Seconds since `last_error` (beyond the interface document).
+    #[serde(default)]
+    pub last_error_age_s: Option<u64>,
+    /// The session is Established and `last_error` came before it (a connect error while the
+    /// neighbor was not up yet, say): history, not a current problem (beyond the interface
+    /// document).
+    #[serde(default)]
+    pub last_error_before_up: bool,
 }
 
 /// One entry of `show fib`: a route the RIB wants in the kernel (or one of ours adopted from

@@ -244,6 +244,16 @@ fn neighbor_view(peer: &PeerHandle) -> protocol::Neighbor {
         accepted: status.prefixes_received,
         advertised: 0,
         last_error: status.last_error.as_ref().map(ToString::to_string),
+        // When it happened (on the wall clock), and whether before the current session.
+        last_error_at: status.last_error_at.map(|at| {
+            let ago = at.elapsed();
+            crate::control::time::rfc3339_utc(std::time::SystemTime::now() - ago)
+        }),
+        last_error_age_s: status.last_error_at.map(|at| at.elapsed().as_secs()),
+        last_error_before_up: matches!(
+            (status.last_error_at, status.established_at),
+            (Some(error), Some(up)) if error < up
+        ),
     }
 }
 

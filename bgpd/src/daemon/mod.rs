@@ -241,10 +241,7 @@ impl Daemon {
             task.abort();
         }
         let _ = std::fs::remove_file(&control_path);
-        self.shutdown().await;
-        if let Some(task) = rib_task {
-            task.abort();
-        }
+        self.shutdown(rib_task).await;
         Ok(())
     }
 

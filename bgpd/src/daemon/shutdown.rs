@@ -1,7 +1,10 @@
 //! Stopping (`SIGTERM`, `SIGINT`): the FIB first, so that the sessions' withdrawals never reach
-//! a kernel whose routes `persist_on_exit` keeps; then the sessions, with Cease /
-//! Administrative Shutdown (RFC 4486 §4), or, with graceful restart enabled, without a word
-//! (RFC 4724 §4.2: neighbors keep our routes only when the TCP connection simply ends).
+//! a kernel whose routes `persist_on_exit` keeps; then the RIB task, so that nothing a closing
+//! session withdraws reaches the others (they close too, or, restarting gracefully, must keep
+//! our routes); then the sessions, with Cease / Administrative Shutdown (RFC 4486 §4). With
+//! graceful restart enabled every session is stopped for a restart: a neighbor that negotiated
+//! the RFC 8538 N bit gets the Cease and keeps our routes (RFC 8538 §4); the others see the
+//! connection close without a NOTIFICATION, which keeps them too (RFC 4724 §4.2).
 
 use std::time::Duration;
 
@@ -15,7 +18,7 @@ use crate::peer::PeerCommand;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 impl Daemon {
-    pub(super) async fn shutdown(&mut self) {
+    pub(super) async fn shutdown(&mut self, rib_task: Option<tokio::task::JoinHandle<()>>) {
         // What waits for the FIB task (a changed `persist_on_exit`, say) goes before its stop.
         if let Some(mut outbox) = self.fib_outbox.take() {
             outbox.flush().await;
@@ -26,22 +29,24 @@ impl Daemon {
                 Err(error) => warn!(%error, "kernel FIB stopped with an error"),
             }
         }
-        if self.config.global.graceful_restart.enabled {
-            // We do not offer the RFC 8538 N bit, so a Cease would make neighbors drop our
-            // routes. The peer tasks end without a word; their connections close with them.
-            info!("stopping for a graceful restart: sessions end without NOTIFICATION");
-            for (_, peer) in std::mem::take(&mut self.peers) {
-                peer.task.abort();
-            }
-            self.listeners.close_all();
-            return;
+        if let Some(task) = rib_task {
+            task.abort();
+            let _ = task.await;
         }
-        info!("stopping: closing every session");
+        let reason = if self.config.global.graceful_restart.enabled {
+            info!("stopping for a graceful restart: neighbors keep our routes");
+            StopReason::Restart("bgpd is restarting".to_owned())
+        } else {
+            info!("stopping: closing every session");
+            StopReason::AdministrativeShutdown("bgpd is shutting down".to_owned())
+        };
         let peers = std::mem::take(&mut self.peers);
         let mut tasks = Vec::new();
         for (_, peer) in peers {
-            let reason = StopReason::AdministrativeShutdown("bgpd is shutting down".to_owned());
-            let _ = peer.commands.send(PeerCommand::Shutdown(reason)).await;
+            let _ = peer
+                .commands
+                .send(PeerCommand::Shutdown(reason.clone()))
+                .await;
             tasks.push(peer.task);
         }
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {

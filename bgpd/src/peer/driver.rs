@@ -281,7 +281,7 @@ impl PeerDriver {
             }
             Err(failure) => {
                 debug!(peer = %self.settings.name, error = %failure, "connect failed");
-                self.status.last_error = Some(PeerError::Connect(failure));
+                self.note_error(now, PeerError::Connect(failure));
                 self.input(now, Input::TcpFailed(ConnectionId::Outgoing));
             }
         }
@@ -382,7 +382,7 @@ impl PeerDriver {
     /// With TCP MD5 a key mismatch is silent (the kernel drops the segments); the kernel's
     /// failure counters (per network namespace) are the only witness, so a rise while this
     /// neighbor is not Established is reported.
-    pub fn md5_sample(&mut self, now: Md5Counters) {
+    pub fn md5_sample(&mut self, at: Instant, now: Md5Counters) {
         if let Some(before) = self.md5_baseline.replace(now) {
             if now.total() > before.total() {
                 warn!(
@@ -392,7 +392,7 @@ impl PeerDriver {
                     missing_signature = now.not_found - before.not_found,
                     "TCP MD5 signature failures: the neighbor's key differs from ours, or it sends none"
                 );
-                self.status.last_error = Some(PeerError::Md5SignatureMismatch);
+                self.note_error(at, PeerError::Md5SignatureMismatch);
             }
         }
     }
@@ -483,11 +483,11 @@ impl PeerDriver {
                 }
                 Action::Close(id) => self.close(id),
                 Action::Up(id, negotiated) => self.up(now, id, *negotiated),
-                Action::Down(reason) => self.down(&reason),
+                Action::Down { reason, graceful } => self.down(&reason, graceful),
                 Action::StateChanged { from, to, reason } => {
                     info!(peer = %self.settings.name, from = %from, to = %to, %reason, "state change");
                     if let Some(error) = PeerError::from_state_change(from, &reason) {
-                        self.status.last_error = Some(error);
+                        self.note_error(now, error);
                     }
                     self.status.state = to;
                 }
@@ -536,15 +536,22 @@ impl PeerDriver {
         self.effects.push_back(Effect::StartUpdates(id));
     }
 
-    fn down(&mut self, reason: &Reason) {
+    fn note_error(&mut self, now: Instant, error: PeerError) {
+        self.status.last_error = Some(error);
+        self.status.last_error_at = Some(now);
+    }
+
+    /// `graceful`: the session ended as graceful restart allows (a connection failure, or with
+    /// the RFC 8538 N bit a NOTIFICATION other than Hard Reset).
+    fn down(&mut self, reason: &Reason, graceful: bool) {
         if let Some(count) = self.update_errors.take_suppressed() {
             self.report_suppressed(count);
         }
-        info!(peer = %self.settings.name, %reason, "session down");
+        info!(peer = %self.settings.name, %reason, graceful, "session down");
         if let Some(epoch) = self.announced.take() {
             self.outbox.push_back(RibEvent::PeerDown {
                 peer: self.peer,
-                graceful: reason.is_graceful(),
+                graceful,
                 epoch,
             });
         }

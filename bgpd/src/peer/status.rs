@@ -22,6 +22,8 @@ pub struct PeerStatus {
     pub keepalive: Option<Duration>,
     pub families: AfiSafiSet,
     pub last_error: Option<PeerError>,
+    /// When `last_error` happened (monotonic, like `established_at`).
+    pub last_error_at: Option<Instant>,
     /// Prefixes announced to us in the current session.
     pub prefixes_received: u64,
     /// Messages by type since the daemon started.
@@ -40,6 +42,7 @@ impl Default for PeerStatus {
             keepalive: None,
             families: AfiSafiSet::EMPTY,
             last_error: None,
+            last_error_at: None,
             prefixes_received: 0,
             received: MessageCounts::default(),
             sent: MessageCounts::default(),

@@ -150,7 +150,7 @@ impl PeerTask {
                 }
                 _ = md5_check.tick(), if self.driver.wants_md5_sample() => {
                     if let Ok(counters) = Md5Counters::read() {
-                        self.driver.md5_sample(counters);
+                        self.driver.md5_sample(now(), counters);
                     }
                 }
                 () = sleep => self.driver.handle_timeout(now()),

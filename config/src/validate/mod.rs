@@ -17,7 +17,7 @@ mod neighbor;
 mod policy;
 
 pub(crate) use field::{asn, communities, each, ipv4, node_name, optional, prefix, required};
-pub(crate) use neighbor::{check_role, neighbor_draft, NeighborDraft, Role};
+pub(crate) use neighbor::{check_role, neighbor_draft, NeighborDraft, Role, TimerDefaults};
 pub(crate) use policy::definitions;
 
 use field::{endpoint, file_path, name, nonzero_id, read_secret_text, socket_address};
@@ -29,8 +29,8 @@ use crate::model::{
 };
 use crate::raw::{RawAdvertise, RawEtcd, RawFile, RawGlobal, RawKernel, RawRoute, RawTls};
 use crate::types::{
-    HoldTime, InterfacePattern, LogFormat, LogLevel, LongLivedTime, Password, PeerAddress,
-    RestartTime, RouteProtocol,
+    ErrorWaitTime, HoldTime, InterfacePattern, LogFormat, LogLevel, LongLivedTime, Password,
+    PeerAddress, RestartTime, RouteProtocol,
 };
 
 /// Validates a whole file. `base_dir` resolves relative paths (the file's directory).
@@ -97,7 +97,13 @@ pub(crate) fn file(raw: RawFile, base_dir: &Path, problems: &mut Problems) -> Op
             &definitions,
             problems,
         )
-        .and_then(|draft| draft.finish(facts.hold_time?, &path, problems));
+        .and_then(|draft| {
+            let defaults = TimerDefaults {
+                hold_time: facts.hold_time?,
+                error_wait_time: facts.error_wait_time?,
+            };
+            draft.finish(defaults, &path, problems)
+        });
         match neighbor {
             Some(neighbor) => neighbors.push(neighbor),
             None => neighbors_ok = false,
@@ -152,6 +158,8 @@ pub(crate) fn file(raw: RawFile, base_dir: &Path, problems: &mut Problems) -> Op
 struct GlobalFacts {
     /// The default hold time of neighbors.
     hold_time: Option<HoldTime>,
+    /// The default idle hold after an error of neighbors.
+    error_wait_time: Option<ErrorWaitTime>,
     role: Role,
 }
 
@@ -161,12 +169,17 @@ impl GlobalFacts {
             None => Some(HoldTime::DEFAULT),
             Some(seconds) => HoldTime::parse(seconds).ok(),
         };
+        let error_wait_time = match raw.and_then(|g| g.error_wait_time.as_deref()) {
+            None => Some(ErrorWaitTime::DEFAULT),
+            Some(values) => ErrorWaitTime::parse(values).ok(),
+        };
         let reflector = match raw.and_then(|g| g.cluster_id.as_deref()) {
             None => Some(false),
             Some(text) => text.parse::<Ipv4Addr>().ok().map(|_| true),
         };
         GlobalFacts {
             hold_time,
+            error_wait_time,
             role: Role {
                 local_asn: raw.and_then(|g| g.asn).and_then(|a| asn(a).ok()),
                 reflector,
@@ -201,6 +214,12 @@ fn global(
     let hold_time = optional(raw.hold_time, &path.key("hold_time"), problems, |s| {
         HoldTime::parse(*s)
     });
+    let error_wait_time = optional(
+        raw.error_wait_time,
+        &path.key("error_wait_time"),
+        problems,
+        |values| ErrorWaitTime::parse(values),
+    );
     let cluster_id = optional(raw.cluster_id, &path.key("cluster_id"), problems, |text| {
         ipv4(text, "an IPv4 address (the CLUSTER_ID)").map(ClusterId)
     });
@@ -272,6 +291,7 @@ fn global(
         metrics_neighbor_labels: raw.metrics_neighbor_labels.unwrap_or(true),
         state_dir: state_dir?.unwrap_or_else(|| PathBuf::from(Global::DEFAULT_STATE_DIR)),
         graceful_restart: graceful_restart?,
+        error_wait_time: error_wait_time?.unwrap_or(ErrorWaitTime::DEFAULT),
         log_format: raw.log_format.unwrap_or(LogFormat::Human),
         log_level: raw.log_level.unwrap_or(LogLevel::Info),
     })

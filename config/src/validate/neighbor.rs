@@ -16,7 +16,8 @@ use crate::error::{ErrorKind, KeyPath, Problems};
 use crate::model::{Global, Neighbor, Timers};
 use crate::raw::RawNeighbor;
 use crate::types::{
-    HoldTime, NextHopMode, Password, PeerAddress, RestartDelay, SendHoldTime, TtlSecurity,
+    ErrorWaitTime, HoldTime, NextHopMode, Password, PeerAddress, RestartDelay, SendHoldTime,
+    TtlSecurity,
 };
 
 /// A neighbor whose timers are not yet resolved: a datastore peer takes its default hold time
@@ -26,22 +27,32 @@ pub(crate) struct NeighborDraft {
     neighbor: Neighbor,
     hold_time: Option<HoldTime>,
     keepalive: Option<u16>,
+    error_wait_time: Option<ErrorWaitTime>,
+}
+
+/// What a neighbor takes from `[global]` (or the datastore's `/config`) when it does not set
+/// the value itself.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TimerDefaults {
+    pub hold_time: HoldTime,
+    pub error_wait_time: ErrorWaitTime,
 }
 
 impl NeighborDraft {
-    /// Resolves the timers against `default_hold`.
+    /// Resolves the timers against `defaults`.
     pub fn finish(
         &self,
-        default_hold: HoldTime,
+        defaults: TimerDefaults,
         path: &KeyPath,
         problems: &mut Problems,
     ) -> Option<Neighbor> {
-        let hold_time = self.hold_time.unwrap_or(default_hold);
+        let hold_time = self.hold_time.unwrap_or(defaults.hold_time);
         let keepalive =
             problems.check(&path.key("keepalive"), keepalive(hold_time, self.keepalive))?;
         let mut neighbor = self.neighbor.clone();
         neighbor.timers.hold_time = hold_time;
         neighbor.timers.keepalive = Duration::from_secs(u64::from(keepalive));
+        neighbor.timers.error_wait_time = self.error_wait_time.unwrap_or(defaults.error_wait_time);
         Some(neighbor)
     }
 }
@@ -188,6 +199,12 @@ pub(crate) fn neighbor_draft(
         problems,
         |s| SendHoldTime::parse(*s),
     );
+    let error_wait_time = optional(
+        raw.error_wait_time,
+        &path.key("error_wait_time"),
+        problems,
+        |values| ErrorWaitTime::parse(values),
+    );
     let communities = communities(raw.communities, &path.key("communities"), problems);
     let import = references(raw.import, path, Direction::Import, definitions, problems);
     let export = references(raw.export, path, Direction::Export, definitions, problems);
@@ -239,6 +256,7 @@ pub(crate) fn neighbor_draft(
             hold_time: HoldTime::DEFAULT,
             keepalive: Duration::ZERO,
             connect_retry: connect_retry?.unwrap_or(Timers::DEFAULT_CONNECT_RETRY),
+            error_wait_time: ErrorWaitTime::DEFAULT,
         },
         max_prefixes: max_prefixes?,
         max_prefixes_restart: max_prefixes_restart?,
@@ -252,6 +270,7 @@ pub(crate) fn neighbor_draft(
         neighbor,
         hold_time: hold_time?,
         keepalive: keepalive?,
+        error_wait_time: error_wait_time?,
     })
 }
 

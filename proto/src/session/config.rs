@@ -46,6 +46,9 @@ pub struct GracefulRestartConfig {
     pub forwarding_preserved: AfiSafiSet,
     /// Long-lived graceful restart stale time in seconds (RFC 9494, 24 bits); `None` = not offered.
     pub long_lived_stale_time: Option<u32>,
+    /// Offer the N bit (RFC 8538 §2): with a neighbor that sets it too, a NOTIFICATION other
+    /// than Cease / Hard Reset ends the session as gracefully as a lost connection.
+    pub notification: bool,
 }
 
 /// The local configuration of one session.
@@ -64,8 +67,10 @@ pub struct SessionConfig {
     /// First ConnectRetry interval; doubles per failed attempt up to `connect_retry_max`.
     pub connect_retry: Duration,
     pub connect_retry_max: Duration,
-    /// Wait after an error before starting again (§8.1.1 IdleHoldTime); doubles on repeated
-    /// errors up to `idle_hold_max` and resets once a session was Established for a while.
+    /// Wait after an error before starting again (§8.1.1 IdleHoldTime, the operator's
+    /// `error_wait_time` minimum): the first wait is exactly this; it doubles (jittered, never
+    /// below it) on repeated errors up to `idle_hold_max`, and starts again from here once a
+    /// session stayed Established for `idle_hold_max`.
     pub idle_hold: Duration,
     pub idle_hold_max: Duration,
     /// RFC 9687 send hold time; `None` = max(8 minutes, 2 × negotiated hold time).

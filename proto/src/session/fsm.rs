@@ -110,8 +110,15 @@ impl Session {
     }
 
     /// Replaces the configuration used for the next OPEN. The running connection keeps what it
-    /// negotiated; the caller stops the session when a change needs a new one.
+    /// negotiated; the caller stops the session when a change needs a new one. A new idle hold
+    /// range (`error_wait_time`) applies from the next error on, starting at its minimum.
     pub fn set_config(&mut self, config: SessionConfig) {
+        if (config.idle_hold, config.idle_hold_max)
+            != (self.config.idle_hold, self.config.idle_hold_max)
+        {
+            self.idle_backoff
+                .set_bounds(config.idle_hold, config.idle_hold_max);
+        }
         self.config = config;
     }
 
@@ -380,16 +387,10 @@ impl Session {
 
     // ManualStop / AutomaticStop (events 2, 8).
     fn stop(&mut self, now: Instant, reason: StopReason, step: &mut Step) {
-        let notification = reason.notification();
         for id in [ConnectionId::Outgoing, ConnectionId::Incoming] {
-            if self.connection(id).is_some() {
-                self.close_connection(
-                    now,
-                    id,
-                    Some(notification.clone()),
-                    Reason::Stopped(reason.clone()),
-                    step,
-                );
+            if let Some(connection) = self.connection(id) {
+                let notification = reason.notification_for(notification_negotiated(connection));
+                self.close_connection(now, id, notification, Reason::Stopped(reason.clone()), step);
             }
         }
         if self.connecting {
@@ -656,7 +657,10 @@ impl Session {
             Reason::NotificationReceived(n)
                 if n.code == ErrorCode::Cease(CeaseError::ConnectionRejected)
         );
-        self.idle_hold_refuses = !(reason.is_graceful() || refused_by_peer);
+        let graceful =
+            reason.is_graceful(notification.as_ref(), notification_negotiated(&connection));
+        // A neighbor that ended gracefully (restarting) may come straight back.
+        self.idle_hold_refuses = !(graceful || refused_by_peer);
         if let Some(notification) = notification {
             step.push(Action::Send(id, Message::Notification(notification)));
         }
@@ -667,7 +671,7 @@ impl Session {
             if now.saturating_duration_since(since) >= self.config.idle_hold_max {
                 self.idle_backoff.reset();
             }
-            step.push(Action::Down(reason));
+            step.push(Action::Down { reason, graceful });
         }
     }
 
@@ -679,7 +683,8 @@ impl Session {
         }
         self.connect_retry_at = None;
         if self.enabled {
-            self.idle_hold_until = Some(now + self.idle_backoff.next_interval());
+            // The operator's error_wait_time: its minimum first, doubling, never below it.
+            self.idle_hold_until = Some(now + self.idle_backoff.next_interval_at_least_initial());
         }
     }
 }
@@ -688,6 +693,18 @@ fn other(id: ConnectionId) -> ConnectionId {
     match id {
         ConnectionId::Outgoing => ConnectionId::Incoming,
         ConnectionId::Incoming => ConnectionId::Outgoing,
+    }
+}
+
+/// Whether the connection negotiated the RFC 8538 N bit (both sides set it); unknown, so no,
+/// before the peer's OPEN.
+fn notification_negotiated(connection: &Connection) -> bool {
+    match &connection.phase {
+        Phase::OpenConfirm(n) | Phase::Established { negotiated: n, .. } => n
+            .graceful_restart
+            .as_ref()
+            .is_some_and(|restart| restart.notification),
+        Phase::OpenSent => false,
     }
 }
 

@@ -93,13 +93,19 @@ pub enum StopReason {
     MaxPrefixes { notification_data: bytes::Bytes },
     /// The daemon cannot keep up (Cease / Out of Resources).
     OutOfResources,
+    /// The daemon stops to start again with graceful restart (RFC 4724): the neighbor should
+    /// keep our routes. Where the N bit was negotiated (RFC 8538 §4) it is told so with Cease /
+    /// Administrative Shutdown and this RFC 9003 communication; elsewhere the connection just
+    /// closes, without a NOTIFICATION (RFC 4724 §4.2: a Cease would end graceful restart).
+    Restart(String),
 }
 
 impl StopReason {
-    /// The NOTIFICATION this stop sends to an open connection.
+    /// The NOTIFICATION this stop names (what [`StopReason::notification_for`] sends, before
+    /// any RFC 8538 Hard Reset wrapping).
     pub fn notification(&self) -> Notification {
         match self {
-            StopReason::AdministrativeShutdown(text) => {
+            StopReason::AdministrativeShutdown(text) | StopReason::Restart(text) => {
                 Notification::cease_with_reason(CeaseError::AdministrativeShutdown, text)
             }
             StopReason::AdministrativeReset(text) => {
@@ -121,6 +127,32 @@ impl StopReason {
         }
     }
 
+    /// The NOTIFICATION this stop sends to a connection; `notification_negotiated`: the
+    /// connection negotiated the RFC 8538 N bit. `None`: close without one.
+    ///
+    /// RFC 8538 §5 (the table of Cease subcodes): with N negotiated, a stop that ends the
+    /// session for good is sent as a Hard Reset, so that the neighbor drops our routes at
+    /// once: Maximum Number of Prefixes Reached, Administrative Shutdown and Peer
+    /// De-configured, and Administrative Reset (left to us; an operator's reset means a fresh
+    /// start). Other Configuration Change and Out of Resources stay graceful, and so, on
+    /// purpose, does our own restart.
+    pub fn notification_for(&self, notification_negotiated: bool) -> Option<Notification> {
+        let hard = matches!(
+            self,
+            StopReason::MaxPrefixes { .. }
+                | StopReason::AdministrativeShutdown(_)
+                | StopReason::Deconfigured
+                | StopReason::AdministrativeReset(_)
+        );
+        match self {
+            StopReason::Restart(_) if !notification_negotiated => None,
+            _ if hard && notification_negotiated => {
+                Some(Notification::hard_reset(&self.notification()))
+            }
+            _ => Some(self.notification()),
+        }
+    }
+
     /// Whether the session starts again by itself after this stop.
     pub fn restarts(&self) -> bool {
         !matches!(
@@ -128,6 +160,7 @@ impl StopReason {
             StopReason::AdministrativeShutdown(_)
                 | StopReason::Deconfigured
                 | StopReason::MaxPrefixes { .. }
+                | StopReason::Restart(_)
         )
     }
 }
@@ -185,12 +218,21 @@ pub enum Reason {
 }
 
 impl Reason {
-    /// Whether a session that left Established for this reason ended gracefully in the sense
-    /// of RFC 4724 §4.2: the TCP connection simply failed (the peer crashed or restarted), so
-    /// a helper keeps its routes. Any NOTIFICATION, sent or received, ends the session for
-    /// good: we do not offer the RFC 8538 N bit, so its Hard Reset semantics do not apply.
-    pub fn is_graceful(&self) -> bool {
-        matches!(self, Reason::TcpFailed)
+    /// Whether a connection that ended for this reason ended gracefully: a neighbor that did
+    /// graceful restart with us keeps its routes, stale (RFC 4724 §4.2), and may come straight
+    /// back. `sent`: the NOTIFICATION we sent; `notification_negotiated`: the connection
+    /// negotiated the RFC 8538 N bit.
+    ///
+    /// A TCP connection that simply failed always is (RFC 4724 §4.2), and so is our own
+    /// restart. With N, every NOTIFICATION, sent or received, is too, except Cease / Hard
+    /// Reset (RFC 8538 §4); without N, none is.
+    pub fn is_graceful(&self, sent: Option<&Notification>, notification_negotiated: bool) -> bool {
+        match self {
+            Reason::TcpFailed | Reason::Stopped(StopReason::Restart(_)) => true,
+            _ if !notification_negotiated => false,
+            Reason::NotificationReceived(received) => !received.is_hard_reset(),
+            _ => !sent.is_some_and(Notification::is_hard_reset),
+        }
     }
 }
 
@@ -237,9 +279,11 @@ pub enum Action {
     /// The session is Established on this connection with these parameters: start the RIB
     /// exchange.
     Up(ConnectionId, Box<Negotiated>),
-    /// The session left Established: the routes learned on it are gone (or stale, under
-    /// graceful restart, which the RIB decides from the negotiated capabilities).
-    Down(Reason),
+    /// The session left Established. `graceful` ([`Reason::is_graceful`]): it ended as
+    /// graceful restart allows (RFC 4724 §4.2, RFC 8538 §4), so the routes learned on it may
+    /// be kept as stale, which the RIB decides from the negotiated capabilities; otherwise
+    /// they are gone.
+    Down { reason: Reason, graceful: bool },
     /// The neighbor's state (see [`State`]) changed; one log event each.
     StateChanged {
         from: State,

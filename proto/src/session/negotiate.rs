@@ -3,8 +3,8 @@
 //! uniqueness only within an AS), RFC 6793 §4.1 (4-octet AS and AS_TRANS), RFC 5492 §3
 //! (Unsupported Capability), RFC 4760 §8 (families; IPv4 unicast is implied without the
 //! multiprotocol capability), RFC 7911 §4 (ADD-PATH directions), RFC 8950 §3, RFC 8654 §3,
-//! RFC 4724 §3–§4 and RFC 9494 §3 (graceful restart and long-lived graceful restart: what the
-//! peer asks us to keep when its session drops).
+//! RFC 4724 §3–§4, RFC 8538 §2 and RFC 9494 §3 (graceful restart, its N bit and long-lived
+//! graceful restart: what the peer asks us to keep when its session drops).
 
 use std::time::Duration;
 
@@ -62,6 +62,10 @@ pub struct NegotiatedRestart {
     /// RFC 9494: families of the long-lived capability, each with the peer's long-lived
     /// stale time; empty unless both sides sent it.
     pub long_lived: Vec<(AfiSafi, Duration)>,
+    /// Both sides set the N bit (RFC 8538 §2): a NOTIFICATION, sent or received, other than
+    /// Cease / Hard Reset ends the session gracefully (RFC 8538 §4), and a stop that means
+    /// "for good" is sent as a Hard Reset (§5).
+    pub notification: bool,
 }
 
 impl NegotiatedRestart {
@@ -132,7 +136,7 @@ pub fn local_open(config: &SessionConfig) -> Open {
         });
         capabilities.push(Capability::GracefulRestart(GracefulRestart {
             restart_state: restart.restarting,
-            notification: false,
+            notification: restart.notification,
             restart_time: restart.restart_time,
             families: families.collect(),
         }));
@@ -298,6 +302,7 @@ fn negotiate_restart(
         families,
         forwarding_preserved,
         long_lived,
+        notification: ours.notification && theirs.notification,
     })
 }
 
@@ -307,11 +312,11 @@ fn peer_asn(remote: &Open) -> Result<Asn, Notification> {
         // AS_TRANS only stands in the 2-octet field for a 4-octet AS; as the AS itself it is
         // reserved (RFC 6793 §9).
         Some(Asn::TRANS) => Err(open_error(OpenError::BadPeerAs)),
-        // A number that fits two octets must be in the My Autonomous System field as well.
-        Some(asn) if asn.is_two_octet() && remote.my_as != asn => {
-            Err(open_error(OpenError::BadPeerAs))
-        }
-        Some(asn) if !asn.is_two_octet() && remote.my_as != Asn::TRANS => {
+        // RFC 6793 §4.1: the capability carries the AS; My Autonomous System holds it when it
+        // fits two octets, else AS_TRANS. AS_TRANS is accepted for a 2-octet AS too: the
+        // capability is what counts, and some speakers always send AS_TRANS. Any other
+        // value contradicts the capability.
+        Some(asn) if remote.my_as != asn && remote.my_as != Asn::TRANS => {
             Err(open_error(OpenError::BadPeerAs))
         }
         Some(asn) => Ok(asn),
@@ -426,6 +431,32 @@ mod tests {
         );
     }
 
+    /// RFC 6793 §4.1: AS_TRANS in My Autonomous System with the capability naming the
+    /// configured AS is accepted, whether that AS needs four octets or fits two; a My AS that
+    /// is neither AS_TRANS nor the capability's AS is not.
+    #[test]
+    fn as_trans_with_the_capability_is_accepted_whatever_the_size_of_the_as() {
+        for peer in [Asn(4_200_000_001), Asn(65001), Asn(1)] {
+            let mut config = local();
+            config.peer_asn = peer;
+            let mut open = remote(vec![Capability::FourOctetAs(peer)]);
+            open.my_as = Asn::TRANS;
+            let negotiated = negotiate(&config, &open).map_err(|n| n.code);
+            assert_eq!(negotiated.map(|n| n.peer_asn), Ok(peer), "AS {peer}");
+        }
+        let mut config = local();
+        config.peer_asn = Asn(65001);
+        let mut open = remote(vec![Capability::FourOctetAs(Asn(65001))]);
+        open.my_as = Asn(65001);
+        assert!(negotiate(&config, &open).is_ok(), "the AS itself in My AS");
+        open.my_as = Asn(65002);
+        assert_eq!(
+            negotiate(&config, &open).map(|_| ()).map_err(|n| n.code),
+            Err(ErrorCode::OpenMessage(OpenError::BadPeerAs)),
+            "My AS contradicts the capability"
+        );
+    }
+
     #[test]
     fn as_trans_inside_the_capability_is_bad_peer_as() {
         let mut open = remote(vec![Capability::FourOctetAs(Asn::TRANS)]);
@@ -526,6 +557,7 @@ mod tests {
             restarting: true,
             forwarding_preserved: AfiSafiSet::ALL,
             long_lived_stale_time: Some(3600),
+            notification: true,
         });
         config.hostname = Some(("node-a".into(), "cluster.local".into()));
         let mut peer = config.clone();
@@ -548,6 +580,39 @@ mod tests {
             restart.long_lived_stale_time(AfiSafi::Ipv6Unicast),
             Some(Duration::from_secs(3600))
         );
+        assert!(restart.notification, "both offered the N bit");
+    }
+
+    /// RFC 8538 §2: graceful restart on NOTIFICATION holds only when both sides set N.
+    #[test]
+    fn the_n_bit_counts_when_both_sides_set_it() {
+        let with = |ours: bool, theirs: bool| {
+            let restart = |notification| super::super::GracefulRestartConfig {
+                restart_time: 120,
+                restarting: false,
+                forwarding_preserved: AfiSafiSet::EMPTY,
+                long_lived_stale_time: None,
+                notification,
+            };
+            let mut config = local();
+            config.peer_asn = config.local_asn;
+            config.graceful_restart = Some(restart(ours));
+            let mut peer = config.clone();
+            peer.local_router_id = RouterId(Ipv4Addr::new(10, 0, 0, 2));
+            peer.graceful_restart = Some(restart(theirs));
+            let open = local_open(&peer);
+            assert_eq!(
+                open.graceful_restart().map(|g| g.notification),
+                Some(theirs)
+            );
+            negotiate(&config, &open)
+                .expect("accepted")
+                .graceful_restart
+                .map(|r| r.notification)
+        };
+        assert_eq!(with(true, true), Some(true));
+        assert_eq!(with(true, false), Some(false));
+        assert_eq!(with(false, true), Some(false));
     }
 
     fn restart_capability(families: &[(AfiSafi, bool)]) -> Capability {
@@ -585,6 +650,7 @@ mod tests {
                 restarting: false,
                 forwarding_preserved: AfiSafiSet::EMPTY,
                 long_lived_stale_time: long_lived,
+                notification: true,
             });
             config
         };

@@ -144,13 +144,16 @@ impl Pair {
                     }
                 }
                 Action::Close(id) => {
+                    // Like TCP: what was sent before the close still arrives; the other end
+                    // sees its connection fail after it (and closes its socket then).
                     if std::mem::take(&mut self.sockets[s][slot(id)]) {
                         let remote = remote_end(id);
-                        self.sockets[index(side.other())][slot(remote)] = false;
-                        self.queue.push_back((side.other(), Event::Failed(remote)));
+                        if self.sockets[index(side.other())][slot(remote)] {
+                            self.queue.push_back((side.other(), Event::Failed(remote)));
+                        }
                     }
                 }
-                Action::Up(..) | Action::Down(_) | Action::StateChanged { .. } => {}
+                Action::Up(..) | Action::Down { .. } | Action::StateChanged { .. } => {}
             }
         }
     }
@@ -163,7 +166,10 @@ impl Pair {
                 match event {
                     Event::Accept => self.input(side, Input::TcpConnected(ConnectionId::Incoming)),
                     Event::Connected(id) => self.input(side, Input::TcpConnected(id)),
-                    Event::Failed(id) => self.input(side, Input::TcpFailed(id)),
+                    Event::Failed(id) => {
+                        self.sockets[index(side)][slot(id)] = false;
+                        self.input(side, Input::TcpFailed(id));
+                    }
                     Event::Received(id, message) => {
                         // A message arriving on a socket that was closed meanwhile is lost.
                         if self.sockets[index(side)][slot(id)] {
@@ -237,7 +243,7 @@ fn is_up(action: &Action) -> bool {
 }
 
 fn is_down(action: &Action) -> bool {
-    matches!(action, Action::Down(_))
+    matches!(action, Action::Down { .. })
 }
 
 #[test]
@@ -759,4 +765,223 @@ fn a_connect_still_pending_when_another_connection_got_through_is_abandoned() {
     let actions = session.handle_timeout(idle_hold);
     assert_eq!(actions.first(), Some(&Action::Connect));
     assert_eq!(session.state(), State::Connect);
+}
+
+/// The operator's `error_wait_time` (BIRD's `error wait time`): after an error the session
+/// rests exactly its minimum, each further error doubles the wait (jittered, never below the
+/// minimum) up to its maximum, and a session that stayed up for the maximum starts again from
+/// the minimum. A new range applies from the next error on.
+#[test]
+fn error_wait_time_starts_at_its_minimum_and_doubles_to_its_maximum() {
+    let mut local = config(65002, [10, 0, 0, 2], 65001);
+    local.passive = true;
+    local.idle_hold = Duration::from_secs(3);
+    local.idle_hold_max = Duration::from_secs(12);
+    let peer_open = Message::Open(super::negotiate::local_open(&config(
+        65001,
+        [10, 0, 0, 1],
+        65002,
+    )));
+    let error = Message::Notification(Notification::new(ErrorCode::Cease(
+        CeaseError::AdministrativeReset,
+    )));
+    let mut session = Session::new(local.clone(), 11);
+    let mut now = Instant::now();
+    session.handle(now, Input::Start);
+    // Up for `uptime`, then an error: how long the idle hold lasts.
+    let flap = |session: &mut Session, now: &mut Instant, uptime: Duration| {
+        let incoming = ConnectionId::Incoming;
+        let accepted = session.handle(*now, Input::TcpConnected(incoming));
+        assert!(accepted.contains(&Action::AcceptIncoming), "{accepted:?}");
+        session.handle(*now, Input::Message(incoming, &peer_open));
+        session.handle(*now, Input::Message(incoming, &Message::Keepalive));
+        assert_eq!(session.state(), State::Established);
+        *now += uptime;
+        session.handle(*now, Input::Message(incoming, &error));
+        assert_eq!(session.state(), State::Idle);
+        let until = session.poll_timeout().expect("idle hold timer");
+        let wait = until - *now;
+        *now = until;
+        session.handle_timeout(*now);
+        assert_eq!(session.state(), State::Active);
+        wait
+    };
+    let brief = Duration::from_secs(1);
+    let secs = Duration::from_secs;
+    assert_eq!(
+        flap(&mut session, &mut now, brief),
+        secs(3),
+        "the minimum first"
+    );
+    for base in [6, 12, 12] {
+        let wait = flap(&mut session, &mut now, brief);
+        assert!(
+            wait >= secs(base) * 3 / 4 && wait <= secs(base),
+            "{wait:?} is not the doubled wait {base} s (jittered)"
+        );
+    }
+    // Up for the maximum: forgiven, back to the minimum.
+    assert_eq!(flap(&mut session, &mut now, secs(12)), secs(3));
+    assert!(flap(&mut session, &mut now, brief) > secs(3));
+    // A new range (a reload) starts at its own minimum.
+    local.idle_hold = Duration::from_secs(7);
+    local.idle_hold_max = Duration::from_secs(7);
+    session.set_config(local);
+    assert_eq!(flap(&mut session, &mut now, brief), secs(7));
+    assert_eq!(flap(&mut session, &mut now, brief), secs(7));
+}
+
+/// A and B (iBGP, A active, B passive) with graceful restart, each offering the RFC 8538 N
+/// bit or not.
+fn restart_pair(a_offers_n: bool, b_offers_n: bool) -> Pair {
+    let restart = |notification| GracefulRestartConfig {
+        restart_time: 120,
+        restarting: false,
+        forwarding_preserved: AfiSafiSet::EMPTY,
+        long_lived_stale_time: None,
+        notification,
+    };
+    let mut a = config(64512, [10, 0, 0, 1], 64512);
+    a.graceful_restart = Some(restart(a_offers_n));
+    let mut b = config(64512, [10, 0, 0, 2], 64512);
+    b.graceful_restart = Some(restart(b_offers_n));
+    b.passive = true;
+    let mut pair = Pair::new(a, b);
+    pair.start_both();
+    pair.run_for(Duration::from_secs(1));
+    assert_eq!(pair.b.state(), State::Established);
+    pair
+}
+
+/// Each Down of `side`: (graceful, why).
+fn downs(pair: &Pair, side: Side) -> Vec<(bool, Reason)> {
+    pair.log
+        .iter()
+        .filter(|(s, _)| *s == side)
+        .filter_map(|(_, a)| match a {
+            Action::Down { reason, graceful } => Some((*graceful, reason.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// RFC 8538: with the N bit negotiated a NOTIFICATION other than Hard Reset ends the session
+/// gracefully on both sides (the helper keeps the routes), a stop for good is sent as a Hard
+/// Reset, and our own restart is Cease / Administrative Shutdown; without N our restart sends
+/// no NOTIFICATION at all and any NOTIFICATION ends graceful restart (RFC 4724 §4.2).
+#[test]
+fn rfc8538_notification_ends_gracefully_only_with_the_n_bit() {
+    let restart = StopReason::Restart("bgpd is restarting".into());
+    let shutdown = StopReason::AdministrativeShutdown("maintenance".into());
+    let restart_cease = restart.notification();
+    let hard_shutdown = Notification::hard_reset(&shutdown.notification());
+    // (A offers N, B offers N, how A stops, A's NOTIFICATION, whether B's Down is graceful)
+    let cases = [
+        (
+            true,
+            true,
+            restart.clone(),
+            Some(restart_cease.clone()),
+            true,
+        ),
+        (true, false, restart.clone(), None, true),
+        (false, true, restart.clone(), None, true),
+        (true, true, shutdown.clone(), Some(hard_shutdown), false),
+        (
+            true,
+            false,
+            shutdown.clone(),
+            Some(shutdown.notification()),
+            false,
+        ),
+        (
+            true,
+            true,
+            StopReason::ConfigurationChanged,
+            Some(StopReason::ConfigurationChanged.notification()),
+            true,
+        ),
+        (
+            true,
+            true,
+            StopReason::Deconfigured,
+            Some(Notification::hard_reset(
+                &StopReason::Deconfigured.notification(),
+            )),
+            false,
+        ),
+    ];
+    for (a_n, b_n, stop, sent, graceful) in cases {
+        let case = format!("A offers N: {a_n}, B: {b_n}, {stop:?}");
+        let mut pair = restart_pair(a_n, b_n);
+        pair.input(Side::A, Input::Stop(stop));
+        pair.run_for(Duration::from_secs(1));
+        assert_eq!(
+            pair.sent_notifications(Side::A),
+            Vec::from_iter(sent),
+            "{case}"
+        );
+        let b_downs = downs(&pair, Side::B);
+        assert_eq!(b_downs.len(), 1, "{case}: {b_downs:?}");
+        assert_eq!(b_downs[0].0, graceful, "{case}: {b_downs:?}");
+    }
+}
+
+/// RFC 8538 §4: with N, a hold timer expiry (NOTIFICATION sent) and an error NOTIFICATION
+/// received end gracefully, and the neighbor may come straight back; a Hard Reset does not.
+#[test]
+fn rfc8538_errors_keep_routes_but_a_hard_reset_does_not() {
+    for (n, graceful) in [(true, true), (false, false)] {
+        let mut pair = restart_pair(n, n);
+        pair.mute[index(Side::A)] = true;
+        for _ in 0..2000 {
+            if !downs(&pair, Side::B).is_empty() {
+                break;
+            }
+            pair.run_for(Duration::from_millis(100));
+        }
+        let (ended_gracefully, reason) = downs(&pair, Side::B)
+            .into_iter()
+            .next()
+            .expect("B's hold timer expired");
+        assert_eq!(reason, Reason::HoldTimerExpired);
+        assert_eq!(ended_gracefully, graceful, "N negotiated: {n}");
+        // Graceful: B takes A back at once; otherwise its idle hold refuses A.
+        let now = pair.now;
+        let actions = pair
+            .b
+            .handle(now, Input::TcpConnected(ConnectionId::Incoming));
+        assert_eq!(
+            actions.contains(&Action::AcceptIncoming),
+            graceful,
+            "{actions:?}"
+        );
+    }
+    for (received, graceful) in [
+        (
+            Notification::new(ErrorCode::UpdateMessage(
+                crate::notification::UpdateError::MalformedAttributeList,
+            )),
+            true,
+        ),
+        (
+            Notification::hard_reset(&Notification::new(ErrorCode::Cease(
+                CeaseError::AdministrativeReset,
+            ))),
+            false,
+        ),
+    ] {
+        let mut pair = restart_pair(true, true);
+        let connection = pair.b.established_connection().expect("established");
+        let now = pair.now;
+        let actions = pair.b.handle(
+            now,
+            Input::Message(connection, &Message::Notification(received.clone())),
+        );
+        let down = actions.iter().find_map(|a| match a {
+            Action::Down { graceful, .. } => Some(*graceful),
+            _ => None,
+        });
+        assert_eq!(down, Some(graceful), "{received}");
+    }
 }

@@ -17,9 +17,8 @@
 //! messages for sending.
 
 pub mod builder;
+mod next_hop;
 pub mod rfc7606;
-
-use std::net::IpAddr;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use ipnet::Ipv4Net;
@@ -27,7 +26,7 @@ use nom::multi::length_data;
 use nom::number::complete::be_u16;
 
 use crate::attr::decode::decode_attributes;
-use crate::attr::{put_header, AttrFlags, AttrType, Attributes, MpReach, MpUnreach, NextHop};
+use crate::attr::{put_header, AttrFlags, AttrType, Attributes, MpReach, MpUnreach};
 use crate::error::{DecodeError, EncodeError};
 use crate::header::{begin_message, finish_message, MessageType};
 use crate::nlri::{self, Nlri};
@@ -47,8 +46,10 @@ const LENGTH_FIELD_LEN: usize = 2;
 /// with ORIGIN and AS_PATH (and NEXT_HOP for the NLRI field), path identifiers match ADD-PATH,
 /// LOCAL_PREF / ORIGINATOR_ID / CLUSTER_LIST and confederation segments are not sent to
 /// external peers, no AS number is 0 (RFC 7607), on 2-octet-AS sessions confederation
-/// segments lead the path and hold 2-octet AS numbers (RFC 6793 §6), and `errors` is empty. The encoder writes any combination of fields it is given; the [`UpdateBuilder`]
-/// keeps to one kind per message as RFC 7606 §5.1 asks of senders.
+/// segments lead the path and hold 2-octet AS numbers (RFC 6793 §6), next hops are host
+/// addresses (RFC 4271 §6.3), and `errors` is empty. The encoder writes any combination of
+/// fields it is given; the [`UpdateBuilder`] keeps to one kind per message as RFC 7606 §5.1
+/// asks of senders.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Update {
     /// Withdrawn Routes: IPv4 unicast.
@@ -91,14 +92,16 @@ impl Update {
         let announced = nlri::decode_nlri(nlri_field, add_path).map_err(invalid_network)?;
 
         let decoded = decode_attributes(body, attribute_field, params, !announced.is_empty())?;
-        Ok(Update {
+        let mut update = Update {
             withdrawn,
             attributes: decoded.attributes,
             announced,
             mp_reach: decoded.mp_reach,
             mp_unreach: decoded.mp_unreach,
             errors: decoded.errors,
-        })
+        };
+        update.check_next_hops_are_hosts();
+        Ok(update)
     }
 
     /// Appends the UPDATE body (no header) to `out`. MP_REACH_NLRI and MP_UNREACH_NLRI come
@@ -157,43 +160,6 @@ impl Update {
     /// and `mp_reach` is to be handled as withdrawn.
     pub fn strongest_action(&self) -> Option<Action> {
         self.errors.iter().map(|e| e.action).max()
-    }
-
-    /// RFC 4271 §6.3: a next hop that is the receiving speaker's own address is semantically
-    /// incorrect; the routes SHOULD be ignored and no NOTIFICATION sent. Decoding does not
-    /// know our address, so the driver calls this with the connection's local address; a
-    /// match is recorded as [`Action::TreatAsWithdraw`] (the routes are not used), for the
-    /// NEXT_HOP attribute or the MP_REACH_NLRI next hop.
-    pub fn check_next_hop_not_local(&mut self, local: IpAddr) {
-        let classic = !self.announced.is_empty()
-            && self
-                .attributes
-                .next_hop
-                .is_some_and(|next_hop| IpAddr::V4(next_hop) == local);
-        let multiprotocol = match &self.mp_reach {
-            Some(MpReach::Ipv4Unicast {
-                next_hop: NextHop::Ipv4(next_hop),
-                ..
-            }) => IpAddr::V4(*next_hop) == local,
-            Some(
-                MpReach::Ipv4Unicast {
-                    next_hop: NextHop::Ipv6(next_hop),
-                    ..
-                }
-                | MpReach::Ipv6Unicast { next_hop, .. },
-            ) => IpAddr::V6(next_hop.global) == local,
-            None => false,
-        };
-        let attribute = match (classic, multiprotocol) {
-            (true, _) => AttrType::NEXT_HOP,
-            (false, true) => AttrType::MP_REACH_NLRI,
-            (false, false) => return,
-        };
-        self.errors.push(AttrError::new(
-            Some(attribute),
-            Action::TreatAsWithdraw,
-            Reason::LocalNextHop,
-        ));
     }
 
     /// The families whose errors call for [`Action::AfiSafiDisable`].

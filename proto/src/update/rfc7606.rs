@@ -70,6 +70,10 @@ pub enum Reason {
     /// incorrect: the routes are ignored, no NOTIFICATION). Found by
     /// [`crate::update::Update::check_next_hop_not_local`], not by decoding.
     LocalNextHop,
+    /// RFC 4271 §6.3: the next hop is not a valid host address (unspecified, loopback,
+    /// multicast, reserved or broadcast); the routes are ignored, no NOTIFICATION. Decided
+    /// when decoding (`update::next_hop`).
+    NextHopNotHost,
 }
 
 impl Reason {
@@ -91,6 +95,7 @@ impl Reason {
             Reason::MpNlri => "malformed NLRI",
             Reason::UnsupportedFamily => "address family not supported",
             Reason::LocalNextHop => "next hop is our own address",
+            Reason::NextHopNotHost => "next hop is not a host address",
         }
     }
 }
@@ -152,7 +157,7 @@ impl AttrError {
             | Reason::MpNextHopLength
             | Reason::MpNlri
             | Reason::UnsupportedFamily => UpdateError::OptionalAttributeError,
-            Reason::LocalNextHop => UpdateError::InvalidNextHop,
+            Reason::LocalNextHop | Reason::NextHopNotHost => UpdateError::InvalidNextHop,
         }
     }
 
