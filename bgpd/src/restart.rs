@@ -1,5 +1,5 @@
-//! Graceful restart (RFC 4724) as the daemon sees it: the figures the RIB task shares with the
-//! daemon (`bgpctl show status`, metrics), and the bits of our OPEN after a restart.
+//! Graceful restart (RFC 4724) as the daemon sees it: the bits of our OPEN after a restart (the
+//! restart's progress is the node's, published by the RIB task as `crate::rib::RibStatus`).
 //!
 //! Decided here: the Restart State bit is set on the first session with each neighbor after
 //! start whenever graceful restart is enabled (a fresh boot looks like a restart with nothing
@@ -9,30 +9,8 @@
 //! `[kernel]` (a pure reflector forwards nothing, so nothing was lost). After the first
 //! session, both reflect the running process (`crate::peer`).
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-
 use proto::session::GracefulRestartConfig;
 use proto::AfiSafiSet;
-
-/// Shared between the RIB task (writer) and the daemon (reader).
-#[derive(Debug, Default)]
-pub struct RestartStatus {
-    /// Route selection is deferred after our restart (RFC 4724 §4.1).
-    pub restarting: AtomicBool,
-    /// Routes kept stale for restarting neighbors.
-    pub stale_routes: AtomicUsize,
-}
-
-impl RestartStatus {
-    /// `bgpctl show status` `graceful_restart`: `restarting` or `none`.
-    pub fn state_name(&self) -> &'static str {
-        if self.restarting.load(Ordering::Relaxed) {
-            "restarting"
-        } else {
-            "none"
-        }
-    }
-}
 
 /// The Restart State and Forwarding State bits of our OPENs while we restart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

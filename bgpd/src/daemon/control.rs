@@ -4,8 +4,6 @@
 //! An answer that another task produces is awaited by a small task of its own, so that the
 //! loop never waits; such a task carries only the reply.
 
-use std::sync::atomic::Ordering;
-
 use proto::session::{default_keepalive, StopReason};
 use tokio::sync::oneshot;
 
@@ -133,7 +131,7 @@ impl Daemon {
             let _ = reply.send(page);
             return;
         };
-        let advertised = self.kernel_advertised.load(Ordering::Relaxed);
+        let advertised = self.rib_status.borrow().kernel_routes;
         tokio::spawn(async move {
             let figures = figures.await.unwrap_or_default();
             let sample = metrics::FibSample {
@@ -167,11 +165,8 @@ impl Daemon {
             datastore_connected: self.datastore.as_ref().map(Datastore::connected),
         };
         let mut page = metrics::render(&info, &samples, self.config.global.metrics_neighbor_labels);
-        metrics::render_graceful_restart(
-            &mut page,
-            self.restart_status.restarting.load(Ordering::Relaxed),
-            self.restart_status.stale_routes.load(Ordering::Relaxed),
-        );
+        let rib = *self.rib_status.borrow();
+        metrics::render_graceful_restart(&mut page, rib.restarting, rib.stale_routes);
         page
     }
 
@@ -200,7 +195,7 @@ impl Daemon {
                 None => "off",
             }
             .to_owned(),
-            graceful_restart: self.restart_status.state_name().to_owned(),
+            graceful_restart: self.rib_status.borrow().graceful_restart().to_owned(),
         }
     }
 }

@@ -29,15 +29,13 @@ mod tests;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 
 use config::source::SourceEvent;
 use config::{Config, PeerAddress};
 use proto::{AfiSafiSet, RouterId};
 use tokio::net::TcpStream;
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{info, warn};
 
 use crate::control as control_socket;
@@ -46,8 +44,8 @@ use crate::fib::{Fib, FibCommand, FibError, FibFigures};
 use crate::metrics;
 use crate::neighbor::{self, NeighborSettings};
 use crate::peer::PeerHandle;
-use crate::restart::{RestartBits, RestartStatus};
-use crate::rib::{self, RibEvent, RibTask};
+use crate::restart::RestartBits;
+use crate::rib::{self, RibEvent, RibStatus, RibTask};
 use crate::systemd::Notifier;
 
 use listeners::Listeners;
@@ -109,10 +107,9 @@ pub struct Daemon {
     fib: Option<Fib>,
     /// What the loop tells the FIB task, in order (with `[kernel]`).
     fib_outbox: Option<Outbox<FibCommand>>,
-    /// Kernel routes originated into BGP now (counted by the RIB task, which originates them).
-    kernel_advertised: Arc<AtomicUsize>,
-    /// Graceful restart figures kept by the RIB task.
-    restart_status: Arc<RestartStatus>,
+    /// What the RIB task publishes: the restart in progress, stale routes, kernel routes
+    /// originated.
+    rib_status: watch::Receiver<RibStatus>,
     /// With graceful restart: the bits of our OPENs while we restart (RFC 4724 §3).
     restart_bits: Option<RestartBits>,
     /// The RIB was told that the configured neighbors are all known (initial convergence).
@@ -128,8 +125,7 @@ impl Daemon {
             .map_or(0, |d| d.as_nanos() as u64)
             ^ u64::from(std::process::id());
         let (rib_queue, rib_task) = rib::new_task(&config, router_id);
-        let restart_status = rib_task.restart_status();
-        let kernel_advertised = rib_task.kernel_advertised();
+        let rib_status = rib_task.status();
         Ok(Daemon {
             rib: Outbox::new("RIB", rib_queue.clone()),
             rib_queue,
@@ -138,8 +134,7 @@ impl Daemon {
             next_peer: 0,
             fib: None,
             fib_outbox: None,
-            kernel_advertised,
-            restart_status,
+            rib_status,
             restart_bits: None,
             neighbors_known: false,
             config_path,
@@ -300,7 +295,7 @@ impl Daemon {
     /// Our OPEN's restart bits while the restart is in progress.
     fn restart_open(&self, settings: &mut NeighborSettings) {
         if let Some(bits) = self.restart_bits {
-            if self.restart_status.restarting.load(Ordering::Relaxed) {
+            if self.rib_status.borrow().restarting {
                 bits.apply(&mut settings.session.graceful_restart);
             }
         }

@@ -5,8 +5,9 @@
 //! it runs the node's decisions in bounded batches between inputs, sleeps until the node's
 //! next timer, answers the connections' writers when they pull the encoded messages of their
 //! update group (shared `Bytes`, as many octets as the writer has room for; see
-//! [`crate::transmit`]) and answers `bgpctl show routes` in chunks. It also translates
-//! configuration into `rr`'s own types ([`peer_config`], [`rib_config`], [`local_route`]).
+//! [`crate::transmit`]), publishes its figures ([`RibStatus`]) and answers `bgpctl show
+//! routes` in chunks (`listing`). `translate` turns configuration into `rr`'s own types
+//! ([`peer_config`], [`rib_config`], [`local_route`]).
 //!
 //! The writers pull from the RIB directly rather than through the peer task: one hop less
 //! per message, and the peer task stays free for its timers. The session is not told of
@@ -18,33 +19,33 @@
 //! peers). When the node allows the sweep (initial convergence, RFC 4724 §4.1 for a
 //! restarting speaker), the FIB is told once every change before it is in its queue.
 
+mod listing;
+mod translate;
+
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
-use proto::attr::{Community, LargeCommunity, Origin};
 use proto::route_refresh::RouteRefresh;
 use proto::session::{Negotiated, StopReason};
 use proto::update::Update;
 use proto::{ClusterId, RouterId};
-use rr::node::{LocalOrigin, Node, NodeConfig, NodeInput, NodeOutput};
-use rr::{
-    FibChange, LocalAddresses, LocalRoute, NextHopPolicy, PathAttrs, PeerConfig, PeerId, RibConfig,
-    RouteNextHop, RouteSource, RouteView, TableView,
-};
-use tokio::sync::mpsc;
+use rr::node::{Node, NodeConfig, NodeInput, NodeOutput};
+use rr::{FibChange, LocalAddresses, LocalRoute, PeerConfig, PeerId, RibConfig};
+use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
 use crate::control::failure;
-use crate::control::protocol::{self, RouteTable};
+use crate::control::protocol;
 use crate::fib::{FibCommand, KernelRouteEvent};
 use crate::peer::PeerCommand;
-use crate::restart::RestartStatus;
 use crate::transmit::{Pulls, Transmitter};
+
+pub use listing::RouteQuery;
+use listing::Running;
+pub(crate) use translate::split_communities;
+pub use translate::{local_route, peer_config, rib_config};
 
 /// Inputs waiting for the RIB task; a full queue stops the peer tasks that send to it (each
 /// stops reading its socket), never drops an input. Small: what waits here is latency (an
@@ -56,8 +57,6 @@ const DECISION_BUDGET: usize = 4096;
 const INPUT_BATCH: usize = 16;
 /// How often listings waiting for their client are retried.
 const RETRY_INTERVAL: Duration = Duration::from_millis(20);
-/// Prefixes per chunk of a `show routes` listing.
-const ROUTE_CHUNK: usize = 512;
 /// Listings are served when no decision is pending, so that they show settled state, and
 /// at least every this many decision batches, so that constant churn cannot starve them.
 const LISTING_EVERY: u32 = 16;
@@ -116,33 +115,25 @@ pub struct PeerUp {
     pub commands: mpsc::WeakSender<PeerCommand>,
 }
 
-/// A `show routes` listing in progress.
-#[derive(Debug)]
-pub struct RouteQuery {
-    pub table: RouteTable,
-    pub prefix: Option<IpNet>,
-    /// `--neighbor`: the Loc-RIB paths from it, or the table of `--received`/`--advertised`.
-    pub neighbor: Option<PeerId>,
-    pub lines: mpsc::Sender<Vec<String>>,
+/// What the RIB task publishes for the daemon (`bgpctl show status`, the metrics, our OPENs'
+/// Restart State bit): the latest value, written by this task only.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RibStatus {
+    /// We are a restarting speaker whose selection is still deferred (RFC 4724 §4.1).
+    pub restarting: bool,
+    /// Routes kept stale for restarting neighbors.
+    pub stale_routes: usize,
+    /// Kernel routes originated into BGP (`[kernel.advertise]`).
+    pub kernel_routes: usize,
 }
 
-/// A running listing: the query, its prefixes in order once taken, and where the next chunk
-/// starts.
-struct Running {
-    query: RouteQuery,
-    prefixes: Option<Vec<IpNet>>,
-    next: usize,
-}
-
-impl RouteQuery {
-    /// The RIB's table the query lists.
-    fn view(&self) -> TableView {
-        match (self.table, self.neighbor) {
-            (RouteTable::Advertised, Some(peer)) => TableView::Advertised(peer),
-            (RouteTable::Received, Some(peer)) => TableView::Received(peer),
-            (RouteTable::LocRib, neighbor) => TableView::LocRib(neighbor),
-            // Answered with an error line by `chunk`, once.
-            (_, None) => TableView::LocRib(None),
+impl RibStatus {
+    /// `bgpctl show status` `graceful_restart`: `restarting` or `none`.
+    pub fn graceful_restart(&self) -> &'static str {
+        if self.restarting {
+            "restarting"
+        } else {
+            "none"
         }
     }
 }
@@ -171,10 +162,8 @@ pub struct RibTask {
     sweep: bool,
     /// The FIB task's kernel-route events, straight from it (with `[kernel]`).
     kernel_routes: Option<mpsc::Receiver<KernelRouteEvent>>,
-    /// The kernel routes the node originates, published for the metrics.
-    kernel_advertised: Arc<AtomicUsize>,
-    /// Graceful restart figures for `bgpctl show status` and the metrics.
-    restart: Arc<RestartStatus>,
+    /// What the daemon reads of this task.
+    status: watch::Sender<RibStatus>,
 }
 
 impl RibTask {
@@ -197,8 +186,7 @@ impl RibTask {
             fib_changes: 0,
             sweep: false,
             kernel_routes: None,
-            kernel_advertised: Arc::new(AtomicUsize::new(0)),
-            restart: Arc::new(RestartStatus::default()),
+            status: watch::Sender::new(RibStatus::default()),
         }
     }
 
@@ -208,8 +196,8 @@ impl RibTask {
     }
 
     /// The figures this task keeps up to date for the daemon.
-    pub fn restart_status(&self) -> Arc<RestartStatus> {
-        Arc::clone(&self.restart)
+    pub fn status(&self) -> watch::Receiver<RibStatus> {
+        self.status.subscribe()
     }
 
     /// We are a restarting speaker (RFC 4724 §4.1): decisions, End-of-RIB to neighbors and the
@@ -218,7 +206,7 @@ impl RibTask {
     pub fn defer_selection(&mut self, selection_deferral_time: Duration) {
         self.node
             .defer_selection(Instant::now(), selection_deferral_time);
-        self.restart.restarting.store(true, Ordering::Relaxed);
+        self.publish();
     }
 
     /// Hands forwarding changes to the FIB task from now on, and takes its kernel-route events.
@@ -229,11 +217,6 @@ impl RibTask {
     ) {
         self.fib = Some(fib);
         self.kernel_routes = Some(kernel_routes);
-    }
-
-    /// The number of kernel routes originated into BGP, kept up to date by this task.
-    pub fn kernel_advertised(&self) -> Arc<AtomicUsize> {
-        Arc::clone(&self.kernel_advertised)
     }
 
     /// Runs until every sender of the channel is gone.
@@ -323,10 +306,18 @@ impl RibTask {
         }
     }
 
-    fn count_stale(&self) {
-        self.restart
-            .stale_routes
-            .store(self.node.stale_routes(), Ordering::Relaxed);
+    /// Publishes the node's figures, waking the daemon only when they changed.
+    fn publish(&self) {
+        let now = RibStatus {
+            restarting: self.node.restarting(),
+            stale_routes: self.node.stale_routes(),
+            kernel_routes: self.node.kernel_routes(),
+        };
+        self.status.send_if_modified(|status| {
+            let changed = *status != now;
+            *status = now;
+            changed
+        });
     }
 
     fn event(&mut self, event: RibEvent) {
@@ -412,8 +403,6 @@ impl RibTask {
         };
         self.node
             .handle(Instant::now(), NodeInput::KernelRoute { prefix, present });
-        self.kernel_advertised
-            .store(self.node.kernel_routes(), Ordering::Relaxed);
         self.outputs();
     }
 
@@ -457,15 +446,12 @@ impl RibTask {
                     peer,
                     family,
                     kept_for,
-                } => {
-                    match kept_for {
-                        Some(after) => {
-                            info!(%peer, afi_safi = %family, seconds = after.as_secs(), "stale routes kept (graceful restart)");
-                        }
-                        None => info!(%peer, afi_safi = %family, "stale timer expired"),
+                } => match kept_for {
+                    Some(after) => {
+                        info!(%peer, afi_safi = %family, seconds = after.as_secs(), "stale routes kept (graceful restart)");
                     }
-                    self.count_stale();
-                }
+                    None => info!(%peer, afi_safi = %family, "stale timer expired"),
+                },
                 NodeOutput::Converged(reason) => {
                     info!(reason = ?reason, fib_changes = self.fib_changes, "initial convergence");
                 }
@@ -474,214 +460,14 @@ impl RibTask {
                         fib_changes = self.fib_changes,
                         "selection deferral done: End-of-RIB sent, kernel sweep next"
                     );
-                    self.restart.restarting.store(false, Ordering::Relaxed);
                 }
                 NodeOutput::SweepAllowed => self.sweep = true,
             }
         }
-        self.count_stale();
-    }
-
-    /// Sends every listing's next chunks, as many as its client has room for; finished
-    /// listings close their stream.
-    fn serve_listings(&mut self) {
-        let listings = std::mem::take(&mut self.listings);
-        for mut listing in listings {
-            // Bounded by the stream's capacity: each round fills one slot or ends the listing.
-            loop {
-                if listing.query.lines.is_closed() {
-                    break;
-                }
-                // This task is the stream's only sender: room now is room at the send below.
-                if listing.query.lines.capacity() == 0 {
-                    self.listings.push(listing);
-                    break;
-                }
-                let prefixes = listing.prefixes.get_or_insert_with(|| {
-                    // The order of the listing, taken once: the table itself is unordered.
-                    self.node
-                        .rib()
-                        .listing(listing.query.view(), listing.query.prefix.into())
-                });
-                let end = (listing.next + ROUTE_CHUNK).min(prefixes.len());
-                let lines = self.chunk(&listing.query, &prefixes[listing.next..end]);
-                listing.next = end;
-                let done = end == prefixes.len();
-                if listing.query.lines.try_send(lines).is_err() || done {
-                    break;
-                }
-            }
-        }
-    }
-
-    /// The lines of a chunk of a listing's prefixes (which may have changed since the listing
-    /// began: what is there now is shown).
-    fn chunk(&self, query: &RouteQuery, prefixes: &[IpNet]) -> Vec<String> {
-        let json = |route: &protocol::Route| {
-            serde_json::to_string(route).unwrap_or_else(|error| failure(&error.to_string()))
-        };
-        let mut lines = Vec::new();
-        match (query.table, query.neighbor) {
-            (RouteTable::LocRib, neighbor) => {
-                for prefix in prefixes {
-                    for view in self.node.rib().routes_at(prefix) {
-                        if neighbor.is_none_or(|n| view.source == RouteSource::Peer(n)) {
-                            lines.push(json(&self.loc_rib_route(&view)));
-                        }
-                    }
-                }
-            }
-            (table, Some(peer)) => {
-                let name = self.peer_name(RouteSource::Peer(peer));
-                for prefix in prefixes {
-                    let routes = match table {
-                        RouteTable::Advertised => self.node.rib().advertised_at(peer, prefix),
-                        _ => self.node.rib().received_at(peer, prefix),
-                    };
-                    for route in routes {
-                        let view =
-                            route_json(route.prefix, &route.attrs, name.clone(), route.accepted);
-                        lines.push(json(&view));
-                    }
-                }
-            }
-            (_, None) => {
-                lines.push(failure("--received and --advertised need --neighbor NAME"));
-            }
-        }
-        lines
-    }
-
-    fn loc_rib_route(&self, view: &RouteView<'_>) -> protocol::Route {
-        let from = match (view.source, self.node.local_origin(&view.prefix)) {
-            (RouteSource::Local, Some(LocalOrigin::Kernel)) => KERNEL_SOURCE.to_owned(),
-            (source, _) => self.peer_name(source),
-        };
-        route_json(view.prefix, view.attrs, from, view.best())
-    }
-
-    fn peer_name(&self, source: RouteSource) -> String {
-        match source {
-            RouteSource::Local => LOCAL_SOURCE.to_owned(),
-            RouteSource::Peer(peer) => self
-                .peers
-                .get(&peer)
-                .map_or_else(|| peer.to_string(), |l| l.name.clone()),
-        }
+        self.publish();
     }
 }
 
-/// `from` of a route this speaker originates from its configuration.
-const LOCAL_SOURCE: &str = "local";
-/// `from` of a route this speaker originates from a kernel route (`[kernel.advertise]`).
-const KERNEL_SOURCE: &str = "kernel";
-/// `next_hop` of a route this speaker originates.
-const SELF_NEXT_HOP: &str = "self";
-
-fn route_json(prefix: IpNet, attrs: &PathAttrs, from: String, best: bool) -> protocol::Route {
-    let a = &attrs.attributes;
-    protocol::Route {
-        prefix: prefix.to_string(),
-        next_hop: match &attrs.next_hop {
-            RouteNextHop::Local => SELF_NEXT_HOP.to_owned(),
-            RouteNextHop::Address(next_hop) => rr::types::forwarding_address(next_hop).to_string(),
-        },
-        as_path: a.as_path.as_ref().map_or_else(Vec::new, |path| {
-            path.segments()
-                .iter()
-                .flat_map(|segment| segment.asns().iter().map(|asn| asn.0))
-                .collect()
-        }),
-        origin: a.origin.map(|origin| {
-            match origin {
-                Origin::Igp => "igp",
-                Origin::Egp => "egp",
-                Origin::Incomplete => "incomplete",
-            }
-            .to_owned()
-        }),
-        local_pref: a.local_pref.map(|l| l.0),
-        med: a.multi_exit_disc.map(|m| m.0),
-        communities: a.communities.iter().map(ToString::to_string).collect(),
-        large_communities: a
-            .large_communities
-            .iter()
-            .map(ToString::to_string)
-            .collect(),
-        originator_id: a.originator_id.map(|id| id.to_string()),
-        cluster_list: a.cluster_list.iter().map(ToString::to_string).collect(),
-        from,
-        best,
-    }
-}
-
-/// The RIB's settings from `[global]` and `[kernel]`.
-pub fn rib_config(config: &config::Config, router_id: RouterId) -> RibConfig {
-    let mut rib = RibConfig::new(config.global.asn, router_id);
-    rib.cluster_id = config.global.cluster_id;
-    match &config.kernel {
-        Some(kernel) => {
-            rib.install_routes = kernel.program;
-            if let Some(paths) = NonZeroUsize::new(usize::from(kernel.ecmp_max_paths)) {
-                rib.ecmp_max_paths = paths;
-            }
-        }
-        // No kernel section: a pure reflector keeps no FIB state.
-        None => rib.install_routes = false,
-    }
-    rib
-}
-
-/// A neighbor's settings as the RIB knows them; its policies (and `communities`) as
-/// [`crate::policy`] translates them, with `local_asn` the AS that export policies prepend.
-pub fn peer_config(neighbor: &config::Neighbor, local_asn: proto::Asn) -> PeerConfig {
-    let mut peer = PeerConfig::new(neighbor.address.ip);
-    peer.rr_client = neighbor.rr_client;
-    peer.next_hop = match neighbor.next_hop {
-        config::NextHopMode::Auto => NextHopPolicy::Auto,
-        config::NextHopMode::SelfAddress => NextHopPolicy::SelfAddress,
-        config::NextHopMode::Keep => NextHopPolicy::Keep,
-    };
-    peer.max_prefixes = neighbor.max_prefixes;
-    peer.import = Arc::new(crate::policy::import(neighbor, local_asn));
-    peer.export = Arc::new(crate::policy::export(neighbor, local_asn));
-    peer
-}
-
-/// A configured `[[route]]` as the RIB originates it.
-pub fn local_route(route: &config::Route) -> LocalRoute {
-    let (communities, large_communities) = split_communities(&route.communities);
-    LocalRoute {
-        communities,
-        large_communities,
-        ..LocalRoute::default()
-    }
-}
-
-pub(crate) fn split_communities(
-    configured: &[config::Community],
-) -> (Vec<Community>, Vec<LargeCommunity>) {
-    let mut communities = Vec::new();
-    let mut large = Vec::new();
-    for community in configured {
-        match *community {
-            config::Community::Standard(value) => communities.push(Community(value)),
-            config::Community::Large {
-                global_admin,
-                local_data1,
-                local_data2,
-            } => large.push(LargeCommunity {
-                global_admin,
-                local_data_1: local_data1,
-                local_data_2: local_data2,
-            }),
-        }
-    }
-    (communities, large)
-}
-
-/// The RIB task with the configured `[[route]]`s originated, and its queue; run it with
-/// [`RibTask::run`].
 /// Sleeps until `at`; `None` never comes (the caller guards the branch).
 async fn sleep_until_some(at: Option<tokio::time::Instant>) {
     match at {
@@ -704,6 +490,8 @@ async fn next_kernel_route(
     event
 }
 
+/// The RIB task with the configured `[[route]]`s originated, and its queue; run it with
+/// [`RibTask::run`].
 pub fn new_task(config: &config::Config, router_id: RouterId) -> (mpsc::Sender<RibEvent>, RibTask) {
     let (sender, events) = mpsc::channel(RIB_QUEUE);
     let mut task = RibTask::new(rib_config(config, router_id), events);
@@ -721,195 +509,4 @@ pub fn new_task(config: &config::Config, router_id: RouterId) -> (mpsc::Sender<R
 }
 
 #[cfg(test)]
-mod tests {
-    use std::path::Path;
-
-    use rr::{Modification, Policy, Statement};
-
-    use super::*;
-
-    fn config(text: &str) -> config::Config {
-        config::Config::from_toml(text, "test.toml", Path::new("/"))
-            .unwrap_or_else(|errors| panic!("{errors:?}"))
-    }
-
-    const ROUTER_ID: RouterId = RouterId(std::net::Ipv4Addr::new(192, 0, 2, 1));
-
-    const GLOBAL: &str = r#"
-        [global]
-        asn = 64512
-        router_id = "192.0.2.1"
-        cluster_id = "192.0.2.99"
-    "#;
-
-    /// The configuration `extra` (after [`GLOBAL`]) gives the first neighbor.
-    fn check_peer(extra: &str, expected: impl FnOnce(&mut PeerConfig)) {
-        let config = config(&format!("{GLOBAL}\n{extra}"));
-        let neighbor = &config.neighbors[0];
-        let mut wanted = PeerConfig::new(neighbor.address.ip);
-        expected(&mut wanted);
-        assert_eq!(peer_config(neighbor, config.global.asn), wanted, "{extra}");
-    }
-
-    #[test]
-    fn neighbor_settings_become_peer_config() {
-        check_peer("[[neighbor]]\naddress = \"10.0.0.1\"\nasn = 64512", |_| {});
-        check_peer(
-            "[[neighbor]]\naddress = \"10.0.0.1\"\nasn = 64512\nrr_client = true\nnext_hop = \"self\"\nmax_prefixes = 10",
-            |p| {
-                p.rr_client = true;
-                p.next_hop = NextHopPolicy::SelfAddress;
-                p.max_prefixes = std::num::NonZeroU32::new(10);
-            },
-        );
-        check_peer(
-            "[[neighbor]]\naddress = \"10.0.0.1\"\nasn = 65000\nnext_hop = \"keep\"\ncommunities = [\"64512:100\", \"64512:1:2\"]",
-            |p| {
-                p.next_hop = NextHopPolicy::Keep;
-                p.export = Arc::new(Policy {
-                    statements: vec![Statement {
-                        conditions: Vec::new(),
-                        modifications: vec![
-                            // 64512:100 = 0xFC00_0064
-                            Modification::AddCommunities(vec![Community(0xFC00_0064)]),
-                            Modification::AddLargeCommunities(vec![LargeCommunity {
-                                global_admin: 64512,
-                                local_data_1: 1,
-                                local_data_2: 2,
-                            }]),
-                        ],
-                        verdict: None,
-                    }],
-                    ..Policy::accept_all()
-                });
-            },
-        );
-    }
-
-    #[test]
-    fn global_and_kernel_become_rib_config() {
-        let reflector = rib_config(&config(GLOBAL), ROUTER_ID);
-        assert_eq!(
-            reflector.cluster_id.map(|c| c.to_string()),
-            Some("192.0.2.99".into())
-        );
-        assert!(!reflector.install_routes, "no [kernel]: nothing installed");
-        let node = rib_config(
-            &config(&format!(
-                "{GLOBAL}\n[kernel]\nprogram = true\necmp_max_paths = 4"
-            )),
-            ROUTER_ID,
-        );
-        assert!(node.install_routes);
-        assert_eq!(node.ecmp_max_paths.get(), 4);
-    }
-
-    /// What originates the local route of one prefix, step by step.
-    enum Local {
-        Configured,
-        Unconfigured,
-        Kernel(bool),
-    }
-
-    /// How `show routes` names where a local route comes from, after each step (the node
-    /// decides; this checks the rendering and the published count): `None` when it is not in
-    /// the Loc-RIB.
-    fn check_local_source(steps: &[(Local, Option<&str>)]) {
-        let (_events, mut task) = new_task(&config(GLOBAL), ROUTER_ID);
-        let prefix: IpNet = "10.244.1.0/26".parse().expect("literal");
-        for (i, (step, expected)) in steps.iter().enumerate() {
-            let kernel = match step {
-                Local::Configured => {
-                    task.event(RibEvent::Originate {
-                        prefix,
-                        route: LocalRoute::default(),
-                    });
-                    None
-                }
-                Local::Unconfigured => {
-                    task.event(RibEvent::WithdrawLocal { prefix });
-                    None
-                }
-                Local::Kernel(true) => {
-                    task.kernel_route(KernelRouteEvent::Add { prefix });
-                    Some(1)
-                }
-                Local::Kernel(false) => {
-                    task.kernel_route(KernelRouteEvent::Remove { prefix });
-                    Some(0)
-                }
-            };
-            task.node.run_decisions(Instant::now(), DECISION_BUDGET);
-            let from: Vec<String> = task
-                .node
-                .rib()
-                .routes_at(&prefix)
-                .map(|view| task.loc_rib_route(&view).from)
-                .collect();
-            assert_eq!(from.first().map(String::as_str), *expected, "step {i}");
-            if let Some(kernel) = kernel {
-                assert_eq!(task.kernel_advertised().load(Ordering::Relaxed), kernel);
-            }
-        }
-    }
-
-    #[test]
-    fn kernel_and_configured_routes_of_one_prefix() {
-        use Local::*;
-        check_local_source(&[
-            (Kernel(true), Some(KERNEL_SOURCE)),
-            (Configured, Some(LOCAL_SOURCE)),
-            // The configured route keeps it when the kernel route goes, and the other way.
-            (Kernel(false), Some(LOCAL_SOURCE)),
-            (Kernel(true), Some(LOCAL_SOURCE)),
-            (Unconfigured, Some(KERNEL_SOURCE)),
-            (Kernel(false), None),
-            (Configured, Some(LOCAL_SOURCE)),
-            (Unconfigured, None),
-        ]);
-    }
-
-    /// A listing longer than a chunk arrives whole, in order, without repeats, and the stream
-    /// ends.
-    #[tokio::test]
-    async fn show_routes_streams_in_chunks() {
-        const ROUTES: usize = ROUTE_CHUNK * 2 + 7;
-        let routes: String = (0..ROUTES)
-            .map(|i| format!("[[route]]\nprefix = \"10.{}.{}.0/24\"\n", i / 256, i % 256))
-            .collect();
-        let config = config(&format!("{GLOBAL}\n{routes}"));
-        let (events, task) = new_task(&config, ROUTER_ID);
-        let rib = tokio::spawn(task.run());
-        let (lines, mut stream) = mpsc::channel(crate::control::STREAM_CHUNKS);
-        events
-            .send(RibEvent::ShowRoutes(RouteQuery {
-                table: RouteTable::LocRib,
-                prefix: None,
-                neighbor: None,
-                lines,
-            }))
-            .await
-            .expect("the RIB task runs");
-        let mut prefixes = Vec::new();
-        let mut chunks = 0;
-        while let Some(chunk) = stream.recv().await {
-            chunks += 1;
-            for line in chunk {
-                let route: protocol::Route = serde_json::from_str(&line).expect("a route line");
-                assert_eq!(
-                    (route.from.as_str(), route.next_hop.as_str(), route.best),
-                    (LOCAL_SOURCE, SELF_NEXT_HOP, true)
-                );
-                prefixes.push(route.prefix.parse::<IpNet>().expect("a prefix"));
-            }
-        }
-        assert_eq!(chunks, 3);
-        let mut sorted = prefixes.clone();
-        sorted.sort();
-        sorted.dedup();
-        assert_eq!(prefixes, sorted);
-        assert_eq!(prefixes.len(), ROUTES);
-        drop(events);
-        rib.await.expect("the RIB task ends");
-    }
-}
+mod tests;
