@@ -5,6 +5,7 @@
 //!
 //! Entry point: [`daemon::Daemon`], run by the `bgpd` binary.
 
+pub mod alloc;
 pub mod control;
 pub mod daemon;
 pub mod datastore;

@@ -10,6 +10,9 @@ use std::process::ExitCode;
 
 use bgpd::daemon::Daemon;
 
+#[global_allocator]
+static ALLOCATOR: bgpd::alloc::Allocator = bgpd::alloc::Allocator;
+
 const DEFAULT_CONFIG: &str = "/etc/starling/bgpd.toml";
 const USAGE: &str = "usage: bgpd [--config FILE] [--check] [--foreground]";
 
