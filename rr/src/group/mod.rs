@@ -71,31 +71,6 @@ pub(crate) struct GroupKey {
 }
 
 impl GroupKey {
-    /// The key of a neighbor with these session facts and settings.
-    pub fn new(
-        session: &proto::session::Negotiated,
-        role: Role,
-        local: LocalAddresses,
-        next_hop: NextHopPolicy,
-        export: Arc<Policy>,
-    ) -> GroupKey {
-        GroupKey {
-            families: session.families,
-            role,
-            params: SessionParams {
-                add_path_rx: AfiSafiSet::EMPTY,
-                ..session.params
-            },
-            next_hop,
-            local,
-            export,
-            long_lived: session
-                .graceful_restart
-                .as_ref()
-                .is_some_and(|restart| restart.long_lived_negotiated()),
-        }
-    }
-
     /// Whether the group sends several paths per prefix (RFC 7911) for some family.
     pub fn sends_path_ids(&self) -> bool {
         self.families

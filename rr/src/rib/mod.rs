@@ -435,13 +435,6 @@ impl Rib {
             local,
         } = up;
         let role = self.role(session.peer_asn, config.rr_client);
-        let key = GroupKey::new(
-            &session,
-            role,
-            local,
-            config.next_hop,
-            config.export.clone(),
-        );
         let end_of_rib = session
             .families
             .iter()
@@ -479,6 +472,13 @@ impl Rib {
                 group: NO_GROUP,
             },
         );
+        let Some(key) = self
+            .peers
+            .get(&id)
+            .map(|peer| reconfigure::group_key(peer, role, &peer.config))
+        else {
+            return Vec::new();
+        };
         let group = self.ensure_group(key);
         if let Some(peer) = self.peers.get_mut(&id) {
             peer.group = group;
