@@ -53,8 +53,10 @@ pub use translate::{local_route, peer_config, rib_config};
 pub const RIB_QUEUE: usize = 64;
 /// Destinations decided per batch: small enough that inputs and writers are served in between.
 const DECISION_BUDGET: usize = 4096;
-/// Inputs applied between two decision batches, so that neither starves the other.
-const INPUT_BATCH: usize = 16;
+/// Inputs applied at most between two decision batches (fewer once the batch is full). Large
+/// enough that a burst (thousands of neighbors sending a few routes each) is decided, encoded
+/// and pulled in few batches rather than one per UPDATE.
+const INPUT_BATCH: usize = 256;
 /// How often listings waiting for their client are retried.
 const RETRY_INTERVAL: Duration = Duration::from_millis(20);
 /// Listings are served when no decision is pending, so that they show settled state, and
