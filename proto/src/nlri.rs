@@ -182,7 +182,7 @@ impl<P: Prefix> Nlri<P> {
 }
 
 /// The most octets [`Nlri::write`] touches: path identifier, length, a whole IPv6 address.
-const MAX_ENTRY_WRITE: usize = PATH_ID_LEN + LENGTH_LEN + 16;
+pub(crate) const MAX_ENTRY_WRITE: usize = PATH_ID_LEN + LENGTH_LEN + 16;
 
 /// Appends `entries` (path identifiers already checked against the session). The buffer is
 /// grown once and every entry written in place with its whole address, which is faster than

@@ -60,6 +60,41 @@ fn members_share_encoded_messages() {
     );
 }
 
+/// Members joining in a burst share one walk of the table: the first to reach a chunk
+/// encodes it, the others get the very same buffers (a reflector's clients coming up together
+/// cost one encoding of the table, not one each). One joining on its own later walks afresh.
+#[test]
+fn members_joining_together_share_one_walk() {
+    let mut lab = check(reflector(CLUSTER), 0, &[]);
+    let prefixes: Vec<String> = (0..50).map(|i| format!("10.244.{i}.0/24")).collect();
+    let prefixes: Vec<&str> = prefixes.iter().map(String::as_str).collect();
+    lab.step(update(1, announce(&prefixes, "10.0.0.1", path(&[]))));
+    for id in 10..15 {
+        lab.step(Lab::up_input_of(&Neighbor::client(
+            id,
+            &format!("10.0.1.{id}"),
+        )));
+    }
+    let walks: Vec<Vec<bytes::Bytes>> = (10..15)
+        .map(|id| lab.rib.take_messages(PeerId(id), usize::MAX))
+        .collect();
+    for walk in &walks {
+        // The table, then End-of-RIB for each family (the member's own).
+        assert_eq!(walk.len(), walks[0].len());
+        assert_eq!(walk[0].as_ptr(), walks[0][0].as_ptr(), "one shared buffer");
+    }
+    assert_ne!(
+        walks[1][1].as_ptr(),
+        walks[0][1].as_ptr(),
+        "End-of-RIB is per member"
+    );
+    let late = Neighbor::client(20, "10.0.1.20");
+    lab.step(Lab::up_input_of(&late));
+    let alone = lab.rib.take_messages(PeerId(20), usize::MAX);
+    assert_eq!(alone.len(), walks[0].len());
+    assert_ne!(alone[0].as_ptr(), walks[0][0].as_ptr(), "a fresh walk");
+}
+
 /// A member that joins later walks the table, then gets End-of-RIB, then follows the log.
 #[test]
 fn late_member_walks_the_table() {

@@ -197,11 +197,15 @@ impl UpdateBuilder {
         mut body: impl FnMut(&mut BytesMut, &mut dyn FnMut(&mut BytesMut)),
     ) -> Result<Vec<Bytes>, EncodeError> {
         let max = self.params.max_message_len();
-        // Prefix octets, plus the fixed part of each message, plus the scratch room
-        // `nlri::put_all` writes past the last entry.
+        // Prefix octets, plus the fixed part of each message (`max - room`: the header and the
+        // attributes), plus the scratch room `nlri::put_all` writes past the last entry. Exact
+        // enough that a small UPDATE does not keep a message-sized buffer alive: every message
+        // is a slice of this one allocation, held as long as any of them is (in a group's log,
+        // a walk, a writer's queue).
         let total = nlri::encoded_len(entries);
         let messages = total / room + 1;
-        let mut out = BytesMut::with_capacity(total + messages * (max - room) + max);
+        let mut out =
+            BytesMut::with_capacity(total + messages * (max - room) + nlri::MAX_ENTRY_WRITE);
         let mut ranges: Vec<Range<usize>> = Vec::new();
         let mut next = 0;
         while next < entries.len() {

@@ -20,6 +20,11 @@
 //!   repeat a route or send an older state before the newest, which BGP tolerates (each UPDATE
 //!   replaces what came before for its prefixes) and which converges to the table.
 //!
+//! Members that join in a burst (a reflector's clients coming up together) share one walk
+//! ([`Snapshot`]): its chunks are encoded once, by the first member that reaches them, so
+//! the burst costs one encoding of the table, not one each; a member joining while others
+//! still read it replays the log from the snapshot's start, which BGP tolerates as above.
+//!
 //! A member that fell behind already has everything before its cursor, so its walk sends only
 //! the destinations changed since the epoch of the first message it missed, withdrawals
 //! included: a destination with nothing left stays in the table (a grave) until no member may
@@ -165,6 +170,22 @@ pub(crate) struct Walk {
     pub mark_epoch: u32,
     /// Messages to send once the walk is done (End-of-RIB, End of Route Refresh).
     pub end: Vec<Bytes>,
+    /// Reading the group's [`Snapshot`]: the index of the next chunk (`resume` is then
+    /// unused).
+    pub shared: Option<usize>,
+}
+
+/// The walk members that join share: the table encoded chunk by chunk, as of `mark` or later
+/// (see the module documentation).
+#[derive(Debug)]
+pub(crate) struct Snapshot {
+    /// The log position and epoch it started at: its readers replay the log from here.
+    mark: u64,
+    mark_epoch: u32,
+    chunks: Vec<Vec<Bytes>>,
+    /// Where the next chunk starts (a walk over every family, everything).
+    building: Walk,
+    done: bool,
 }
 
 /// One neighbor of a group.
@@ -195,6 +216,8 @@ pub(crate) struct Group {
     /// fall behind them.
     withdrawn: HashMap<(IpNet, PathId), u32>,
     pub members: BTreeMap<PeerId, Member>,
+    /// The joiners' shared walk, while it may serve.
+    snapshot: Option<Snapshot>,
     /// Made while a CLUSTER_ID change is applied: its advertised set was computed under the
     /// new CLUSTER_ID, so its changes compare with the export under the new one.
     pub fresh: bool,
@@ -226,6 +249,7 @@ impl Group {
             advertised: Advertised::default(),
             withdrawn: HashMap::new(),
             members: BTreeMap::new(),
+            snapshot: None,
             fresh: false,
         }
     }
@@ -348,24 +372,52 @@ impl Group {
     /// Adds a member that starts with a walk of the whole table, then `end` (its End-of-RIB
     /// markers), then the log.
     pub fn join(&mut self, peer: PeerId, private: Vec<Bytes>, end: Vec<Bytes>, epoch: u32) {
-        let mark = self.log.end();
+        // A snapshot serves a burst of joins: while another member still reads it and the
+        // log still holds its start. Otherwise a new one starts here, so that a member joining
+        // on its own gets the table as it is, not an old one and the changes since.
+        let base = self.log.base;
+        let burst = self
+            .members
+            .values()
+            .any(|m| m.walk.as_ref().is_some_and(|w| w.shared.is_some()));
+        let snapshot = match self.snapshot.take() {
+            Some(snapshot) if burst && snapshot.mark >= base => snapshot,
+            _ => Snapshot {
+                mark: self.log.end(),
+                mark_epoch: epoch,
+                chunks: Vec::new(),
+                building: Walk {
+                    families: self.key.families,
+                    resume: PrefixId(0),
+                    everything: true,
+                    since: None,
+                    mark: self.log.end(),
+                    mark_epoch: epoch,
+                    end: Vec::new(),
+                    shared: None,
+                },
+                done: false,
+            },
+        };
         let walk = Walk {
             families: self.key.families,
             resume: PrefixId(0),
             everything: true,
             since: None,
-            mark,
-            mark_epoch: epoch,
+            mark: snapshot.mark,
+            mark_epoch: snapshot.mark_epoch,
             end,
+            shared: Some(0),
         };
         self.members.insert(
             peer,
             Member {
-                cursor: mark,
+                cursor: snapshot.mark,
                 walk: Some(walk),
                 private: private.into(),
             },
         );
+        self.snapshot = Some(snapshot);
     }
 
     /// Starts a walk of `families` for a member (ROUTE-REFRESH), sending `begin` first and
@@ -391,6 +443,7 @@ impl Group {
             mark: member.cursor.min(log_end),
             mark_epoch: epoch,
             end: Vec::new(),
+            shared: None,
         });
         // Restarting from the beginning is simplest and only repeats announcements; a
         // resynchronization in progress keeps its `since` so its withdrawals are still sent.
@@ -399,6 +452,7 @@ impl Group {
         }
         walk.resume = PrefixId(0);
         walk.everything = true;
+        walk.shared = None;
         walk.end.extend(end);
     }
 
@@ -426,15 +480,43 @@ impl Group {
                 continue;
             }
             if let Some(walk) = &mut member.walk {
-                if chunks == WALK_CHUNKS_PER_TAKE {
-                    break;
-                }
-                chunks += 1;
                 let group = Shared {
                     key: &self.key,
                     advertised: &self.advertised,
                     withdrawn: &self.withdrawn,
                 };
+                if let (Some(next), Some(snapshot)) = (walk.shared, &mut self.snapshot) {
+                    if let Some(chunk) = snapshot.chunks.get(next) {
+                        bytes += chunk.iter().map(Bytes::len).sum::<usize>();
+                        out.extend(chunk.iter().cloned());
+                        walk.shared = Some(next + 1);
+                        continue;
+                    }
+                    if !snapshot.done {
+                        if chunks == WALK_CHUNKS_PER_TAKE {
+                            break;
+                        }
+                        chunks += 1;
+                        let mut chunk = VecDeque::new();
+                        snapshot.done = walk_chunk(
+                            &group,
+                            &mut snapshot.building,
+                            ctx,
+                            &mut exporter,
+                            &mut chunk,
+                        );
+                        snapshot.chunks.push(chunk.into());
+                        continue;
+                    }
+                    member.private.extend(std::mem::take(&mut walk.end));
+                    member.cursor = walk.mark;
+                    member.walk = None;
+                    continue;
+                }
+                if chunks == WALK_CHUNKS_PER_TAKE {
+                    break;
+                }
+                chunks += 1;
                 if walk_chunk(&group, walk, ctx, &mut exporter, &mut member.private) {
                     member.private.extend(std::mem::take(&mut walk.end));
                     member.cursor = walk.mark;
@@ -491,6 +573,14 @@ impl Group {
             }
             self.log.pop_front();
         }
+        // Its readers replay the log from its start: gone, it can serve nobody any more.
+        if self
+            .snapshot
+            .as_ref()
+            .is_some_and(|snapshot| snapshot.mark < self.log.base)
+        {
+            self.snapshot = None;
+        }
         if !self.withdrawn.is_empty() {
             let needed = self.needed_epoch(epoch);
             self.withdrawn.retain(|_, at| !before(*at, needed));
@@ -513,6 +603,7 @@ fn fall_behind(member: &mut Member, dropped: u64, dropped_epoch: u32, end: u64, 
             walk.resume = PrefixId(0);
             walk.mark = end;
             walk.mark_epoch = epoch;
+            walk.shared = None;
         }
         Some(_) => {}
         None if member.cursor == dropped => {
@@ -524,6 +615,7 @@ fn fall_behind(member: &mut Member, dropped: u64, dropped_epoch: u32, end: u64, 
                 mark: end,
                 mark_epoch: epoch,
                 end: Vec::new(),
+                shared: None,
             });
         }
         None => {}
